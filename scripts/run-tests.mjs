@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Runs the compiled test files with Node's built-in test runner.
+// Usage: node scripts/run-tests.mjs [unit|e2e]   (default: all)
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const which = process.argv[2];
+const roots = which ? [join('dist/test', which)] : ['dist/test/unit', 'dist/test/e2e'];
+const files = [];
+function walk(dir) {
+  let entries;
+  try { entries = readdirSync(dir); } catch { return; }
+  for (const name of entries.sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (name.endsWith('.test.js')) files.push(p);
+  }
+}
+roots.forEach(walk);
+if (files.length === 0) {
+  console.error('no test files found under', roots.join(', '));
+  process.exit(1);
+}
+const concurrency = process.env.MESHPILOT_TEST_CONCURRENCY ?? '2';
+const r = spawnSync(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

@@ -1,0 +1,29 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** All meshpilot metrics live on one registry so that tests can create isolated instances. */
+export interface Metrics {
+  registry: Registry;
+  connectedProxies: Gauge;
+  pushes: Counter<'type'>;
+  pushLatency: Histogram;
+  nacks: Counter<'type'>;
+  invalidObjects: Counter<'kind' | 'source'>;
+  configObjects: Gauge<'kind'>;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'meshpilot_' });
+  return {
+    registry,
+    connectedProxies: new Gauge({ name: 'meshpilot_xds_connected_proxies', help: 'Proxies with an open xDS stream', registers: [registry] }),
+    pushes: new Counter({ name: 'meshpilot_xds_pushes_total', help: 'xDS responses sent, by resource type', labelNames: ['type'], registers: [registry] }),
+    pushLatency: new Histogram({
+      name: 'meshpilot_xds_push_seconds', help: 'Time from a config change to the push being written, per proxy',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+    }),
+    nacks: new Counter({ name: 'meshpilot_xds_nacks_total', help: 'xDS responses rejected by a proxy, by resource type', labelNames: ['type'], registers: [registry] }),
+    invalidObjects: new Counter({ name: 'meshpilot_invalid_objects_total', help: 'Objects rejected by validation', labelNames: ['kind', 'source'], registers: [registry] }),
+    configObjects: new Gauge({ name: 'meshpilot_config_objects', help: 'Valid objects in the registry, by kind', labelNames: ['kind'], registers: [registry] }),
+  };
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerValidate } from './validate.js';
+
+const program = new Command();
+program
+  .name('meshpilot')
+  .description('An Istio-compatible traffic-management control plane for Envoy')
+  .version('0.1.0');
+
+registerValidate(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`meshpilot: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(2);
+});
