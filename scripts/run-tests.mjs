@@ -22,6 +22,17 @@ if (files.length === 0) {
   console.error('no test files found under', roots.join(', '));
   process.exit(1);
 }
+// End-to-end tests need a real Envoy: install it once (idempotent, cached outside the clone) and
+// hand its path to every test process.
+if (roots.some((r) => r.includes('e2e')) && !process.env.MESHPILOT_ENVOY) {
+  const inst = spawnSync(process.execPath, ['scripts/install-envoy.mjs'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (inst.status !== 0) {
+    console.error('installing Envoy failed (scripts/install-envoy.mjs)');
+    process.exit(1);
+  }
+  process.env.MESHPILOT_ENVOY = inst.stdout.trim().split('\n').pop();
+  console.error(`using Envoy at ${process.env.MESHPILOT_ENVOY}`);
+}
 const concurrency = process.env.MESHPILOT_TEST_CONCURRENCY ?? '2';
 const r = spawnSync(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
