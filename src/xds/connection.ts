@@ -1,0 +1,199 @@
+/**
+ * One ADS stream (State of the World): per type URL, what the proxy asked for, what we sent,
+ * what it ACKed and what it rejected. A NACK keeps the last ACKed version in force and the
+ * rejected version is never sent again; only new content is.
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../admin/metrics.js';
+import type { ProxyInfo } from '../proxy/node.js';
+import { RESOURCE_KINDS, TYPE_URLS, type NamedResource, type ResourceKind, type XdsResources } from '../translator/types.js';
+import { encodeResource, type EncodedAny } from './encode.js';
+import type { DiscoveryRequest, DiscoveryResponse } from './service.js';
+
+export const KIND_BY_TYPE_URL = new Map<string, ResourceKind>(RESOURCE_KINDS.map((k) => [TYPE_URLS[k], k]));
+
+/** Types whose resources Envoy asks for by name (the others are wildcard subscriptions). */
+const NAMED_KINDS = new Set<ResourceKind>(['endpoints', 'routes', 'secrets']);
+
+export interface NackRecord {
+  version: string;
+  nonce: string;
+  message: string;
+  at: string;
+}
+
+export interface TypeState {
+  names: Set<string> | 'wildcard';
+  versionSent?: string;
+  nonceSent?: string;
+  versionAcked?: string;
+  lastNack?: NackRecord;
+  /** Versions the proxy rejected: never sent again. */
+  rejected: Set<string>;
+}
+
+export interface TypeSyncStatus {
+  subscribed: string[] | '*';
+  versionSent?: string;
+  nonceSent?: string;
+  versionAcked?: string;
+  lastNack?: NackRecord;
+}
+
+export interface ProxySyncStatus {
+  id: string;
+  connectedAt: string;
+  types: Partial<Record<ResourceKind, TypeSyncStatus>>;
+}
+
+/** Encoded resources shared across proxies: the same content is serialised once. */
+export class EncodeCache {
+  private entries = new Map<string, EncodedAny>();
+  get(kind: ResourceKind, r: NamedResource, hash: string): EncodedAny {
+    const key = `${kind}\u0000${r.name}\u0000${hash}`;
+    let e = this.entries.get(key);
+    if (!e) {
+      e = encodeResource(kind, r.value, r.name);
+      if (this.entries.size > 200_000) this.entries.clear();
+      this.entries.set(key, e);
+    }
+    return e;
+  }
+}
+
+function hashOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+export class AdsConnection {
+  readonly connectedAt = new Date().toISOString();
+  proxy?: ProxyInfo;
+  private types = new Map<ResourceKind, TypeState>();
+  private resources?: XdsResources;
+  private nonceCounter = 0;
+  /** Hash per resource of the current generation. */
+  private hashes = new Map<string, string>();
+
+  constructor(
+    readonly streamId: number,
+    private readonly send: (res: DiscoveryResponse) => void,
+    private readonly cache: EncodeCache,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Installs freshly generated resources (from the translator) for this proxy. */
+  setResources(resources: XdsResources): void {
+    this.resources = resources;
+    this.hashes.clear();
+    for (const kind of RESOURCE_KINDS) for (const r of resources[kind]) this.hashes.set(`${kind}/${r.name}`, hashOf(r.value));
+  }
+
+  /** Handles one DiscoveryRequest; returns nothing, sends zero or one response. */
+  onRequest(req: DiscoveryRequest): void {
+    const typeUrl = req.typeUrl ?? '';
+    const kind = KIND_BY_TYPE_URL.get(typeUrl);
+    if (!kind) {
+      this.logger.warn({ proxy: this.proxy?.id, typeUrl }, 'request for an unsupported type; ignored');
+      return;
+    }
+    let st = this.types.get(kind);
+    const requested = req.resourceNames ?? [];
+    const names: Set<string> | 'wildcard' = !NAMED_KINDS.has(kind) && (requested.length === 0 || requested.includes('*')) ? 'wildcard' : new Set(requested);
+    if (!st) {
+      st = { names, rejected: new Set() };
+      this.types.set(kind, st);
+    }
+    const nonce = req.responseNonce ?? '';
+    if (nonce !== '' && nonce !== st.nonceSent) {
+      this.logger.debug({ proxy: this.proxy?.id, kind, nonce, expected: st.nonceSent }, 'stale nonce; request ignored');
+      return;
+    }
+    const namesChanged = !sameNames(st.names, names);
+    st.names = names;
+    if (nonce !== '' && req.errorDetail && (req.errorDetail.message || req.errorDetail.code)) {
+      const rejected = st.versionSent ?? '';
+      st.lastNack = { version: rejected, nonce, message: req.errorDetail.message ?? `code ${req.errorDetail.code}`, at: new Date().toISOString() };
+      st.rejected.add(rejected);
+      this.metrics.nacks.inc({ type: kind });
+      this.logger.warn({ proxy: this.proxy?.id, kind, version: rejected, names: this.resourceNames(kind, st), error: st.lastNack.message }, 'proxy rejected configuration (NACK); keeping last accepted version');
+      if (!namesChanged) return;
+    } else if (nonce !== '') {
+      st.versionAcked = st.versionSent;
+      if (!namesChanged) return;
+    }
+    this.respond(kind, st, nonce === '' || namesChanged);
+  }
+
+  /** After new resources were set: send every subscribed type whose content changed, in warming order. */
+  pushAll(): number {
+    let sent = 0;
+    for (const kind of RESOURCE_KINDS) {
+      const st = this.types.get(kind);
+      if (st && this.respond(kind, st, false)) sent++;
+    }
+    return sent;
+  }
+
+  private selected(kind: ResourceKind, st: TypeState): NamedResource[] {
+    const all = this.resources?.[kind] ?? [];
+    if (st.names === 'wildcard') return all;
+    const names = st.names;
+    return all.filter((r) => names.has(r.name));
+  }
+
+  private resourceNames(kind: ResourceKind, st: TypeState): string[] {
+    return this.selected(kind, st).map((r) => r.name);
+  }
+
+  private respond(kind: ResourceKind, st: TypeState, force: boolean): boolean {
+    if (!this.resources) return false;
+    const chosen = this.selected(kind, st);
+    const version = hashOf(chosen.map((r) => [r.name, this.hashes.get(`${kind}/${r.name}`)]));
+    if (!force && version === st.versionSent) return false;
+    if (st.rejected.has(version)) {
+      this.logger.debug({ proxy: this.proxy?.id, kind, version }, 'not resending a version the proxy rejected');
+      return false;
+    }
+    let encoded: EncodedAny[];
+    try {
+      encoded = chosen.map((r) => this.cache.get(kind, r, this.hashes.get(`${kind}/${r.name}`) ?? ''));
+    } catch (err) {
+      this.logger.error({ err, proxy: this.proxy?.id, kind }, 'could not encode resources; keeping the previous version');
+      return false;
+    }
+    const nonce = `${this.streamId}-${++this.nonceCounter}`;
+    st.versionSent = version;
+    st.nonceSent = nonce;
+    this.send({ versionInfo: version, resources: encoded, typeUrl: TYPE_URLS[kind], nonce });
+    this.metrics.pushes.inc({ type: kind });
+    this.logger.debug({ proxy: this.proxy?.id, kind, version, nonce, count: encoded.length }, 'sent');
+    return true;
+  }
+
+  status(): ProxySyncStatus {
+    const types: ProxySyncStatus['types'] = {};
+    for (const [kind, st] of this.types) {
+      types[kind] = {
+        subscribed: st.names === 'wildcard' ? '*' : [...st.names].sort(),
+        versionSent: st.versionSent,
+        nonceSent: st.nonceSent,
+        versionAcked: st.versionAcked,
+        lastNack: st.lastNack,
+      };
+    }
+    return { id: this.proxy?.id ?? `stream-${this.streamId}`, connectedAt: this.connectedAt, types };
+  }
+
+  currentResources(): XdsResources | undefined {
+    return this.resources;
+  }
+}
+
+function sameNames(a: Set<string> | 'wildcard', b: Set<string> | 'wildcard'): boolean {
+  if (a === 'wildcard' || b === 'wildcard') return a === b;
+  if (a.size !== b.size) return false;
+  for (const n of a) if (!b.has(n)) return false;
+  return true;
+}

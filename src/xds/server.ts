@@ -1,0 +1,150 @@
+/**
+ * The ADS server (State of the World): owns the gRPC streams; asks `generate` for each proxy's
+ * resources on connect and on (debounced, merged) pushes that affect it.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
+import type { Metrics } from '../admin/metrics.js';
+import type { Logger } from '../log.js';
+import { parseNodeId, type ProxyInfo } from '../proxy/node.js';
+import type { XdsResources } from '../translator/types.js';
+import { AdsConnection, EncodeCache, type ProxySyncStatus } from './connection.js';
+import { Debouncer, type PushRequest } from './debounce.js';
+import { adsServiceDefinition, structToObject, type DiscoveryRequest, type DiscoveryResponse } from './service.js';
+
+export type { ProxySyncStatus } from './connection.js';
+export type { PushRequest } from './debounce.js';
+
+export interface XdsServerOptions {
+  generate(proxy: ProxyInfo): XdsResources;
+  logger: Logger;
+  metrics: Metrics;
+  /** Quiet period before a push (default 100 ms). */
+  debounceMs?: number;
+  /** Longest a push may be delayed by a stream of changes (default 10 s). */
+  debounceMaxMs?: number;
+}
+
+export class XdsServer {
+  private server?: grpc.Server;
+  private readonly connections = new Map<number, AdsConnection & { end?: () => void }>();
+  private readonly cache = new EncodeCache();
+  private readonly debouncer: Debouncer;
+  private nextStreamId = 0;
+
+  constructor(private readonly opts: XdsServerOptions) {
+    this.debouncer = new Debouncer(opts.debounceMs ?? 100, opts.debounceMaxMs ?? 10_000, (req, queuedAt) => this.push(req, queuedAt));
+  }
+
+  async listen(address: string): Promise<string> {
+    const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.keepalive_time_ms': 30_000 });
+    server.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.onStream(call),
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    });
+    this.server = server;
+    const bound = address.startsWith('unix:') ? address : `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
+    this.opts.logger.info({ address: bound }, 'xDS server listening');
+    return bound;
+  }
+
+  /** Asks for a push; merged with others and debounced. */
+  requestPush(req: PushRequest): void {
+    this.debouncer.request(req);
+  }
+
+  syncStatus(): ProxySyncStatus[] {
+    return [...this.connections.values()].filter((c) => c.proxy).map((c) => c.status()).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  connectedProxies(): ProxyInfo[] {
+    return [...this.connections.values()].flatMap((c) => (c.proxy ? [c.proxy] : []));
+  }
+
+  /** What was last generated for a connected proxy. */
+  resourcesFor(proxyId: string): XdsResources | undefined {
+    for (const c of this.connections.values()) if (c.proxy?.id === proxyId) return c.currentResources();
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    this.debouncer.cancel();
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 2000);
+      server.tryShutdown(() => { clearTimeout(t); resolve(); });
+      // Open ADS streams never end on their own: end them so shutdown can finish.
+      for (const c of this.connections.values()) c.end?.();
+    });
+    this.connections.clear();
+  }
+
+  private generateFor(conn: AdsConnection): boolean {
+    if (!conn.proxy) return false;
+    try {
+      conn.setResources(this.opts.generate(conn.proxy));
+      return true;
+    } catch (err) {
+      this.opts.logger.error({ err, proxy: conn.proxy.id }, 'translation failed; keeping the previous configuration');
+      return false;
+    }
+  }
+
+  private push(req: PushRequest, queuedAt: number): void {
+    let pushed = 0;
+    for (const conn of this.connections.values()) {
+      if (!conn.proxy) continue;
+      if (req.affects && !req.affects(conn.proxy)) continue;
+      if (!this.generateFor(conn)) continue;
+      if (conn.pushAll() > 0) {
+        pushed++;
+        this.opts.metrics.pushLatency.observe((performance.now() - queuedAt) / 1000);
+      }
+    }
+    this.opts.logger.info({ reason: req.reason, proxies: pushed }, 'push');
+  }
+
+  private onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+    const id = ++this.nextStreamId;
+    const log = this.opts.logger;
+    const conn = new AdsConnection(id, (res) => { call.write(res); }, this.cache, log, this.opts.metrics) as AdsConnection & { end?: () => void };
+    conn.end = () => call.end();
+    this.connections.set(id, conn);
+    const cleanup = () => {
+      if (!this.connections.delete(id)) return;
+      if (conn.proxy) {
+        this.opts.metrics.connectedProxies.dec();
+        log.info({ proxy: conn.proxy.id, stream: id }, 'proxy disconnected');
+      }
+    };
+    call.on('data', (req: DiscoveryRequest) => {
+      try {
+        if (!conn.proxy) {
+          const nodeId = req.node?.id ?? '';
+          const parsed = parseNodeId(nodeId, structToObject(req.node?.metadata));
+          if (!parsed.ok) {
+            log.warn({ nodeId, stream: id }, `rejecting stream: ${parsed.error}`);
+            call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: parsed.error });
+            cleanup();
+            return;
+          }
+          conn.proxy = parsed.value;
+          this.opts.metrics.connectedProxies.inc();
+          log.info({ proxy: conn.proxy.id, stream: id, labels: conn.proxy.labels }, 'proxy connected');
+          this.generateFor(conn);
+        }
+        conn.onRequest(req);
+      } catch (err) {
+        log.error({ err, stream: id }, 'failed to handle a discovery request');
+      }
+    });
+    call.on('end', () => { cleanup(); call.end(); });
+    call.on('error', (err) => { log.debug({ err: String(err), stream: id }, 'stream error'); cleanup(); });
+    call.on('cancelled', cleanup);
+    call.on('close', cleanup);
+  }
+}
