@@ -49,7 +49,7 @@ export const ObjectMeta = z.looseObject({
   uid: z.string().optional(),
 });
 /** Metadata after validation: namespace is always set for namespaced kinds. */
-export type ObjectMeta = Omit<z.infer<typeof ObjectMeta>, 'namespace'> & { namespace: string };
+export type ObjectMeta = z.infer<typeof ObjectMeta> & { namespace: string };
 
 /** Istio's status block: written by controllers, accepted loosely. */
 export const IstioStatus = z.looseObject({

@@ -94,7 +94,7 @@ export const K8sSecretSchema = z.looseObject({
   stringData: z.record(z.string(), z.string()).optional(),
 });
 
-type WithNs<T extends { metadata: unknown }> = Omit<T, 'metadata'> & { metadata: ObjectMeta };
+type WithNs<T extends { metadata: unknown }> = T & { metadata: ObjectMeta };
 export type K8sService = WithNs<z.infer<typeof K8sServiceSchema>>;
 export type K8sEndpointSlice = WithNs<z.infer<typeof K8sEndpointSliceSchema>>;
 export type K8sEndpoints = WithNs<z.infer<typeof K8sEndpointsSchema>>;
