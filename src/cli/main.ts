@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerValidate } from './validate.js';
+import { registerServe } from './serve.js';
+import { registerTranslate } from './translate.js';
+import { registerDemo } from './demo.js';
+import { registerBootstrap } from './bootstrap.js';
 
 const program = new Command();
 program
@@ -9,6 +13,10 @@ program
   .version('0.1.0');
 
 registerValidate(program);
+registerServe(program);
+registerTranslate(program);
+registerDemo(program);
+registerBootstrap(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`meshpilot: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,0 +1,47 @@
+/**
+ * The translator: pure (snapshot, proxy) → Envoy resources. No I/O, no clocks; output sorted by
+ * name so that equal inputs give equal output.
+ */
+import type { ConfigSnapshot } from '../registry/model.js';
+import type { ProxyInfo } from '../proxy/node.js';
+import { buildOutboundCluster } from './clusters.js';
+import { buildLoadAssignment } from './endpoints.js';
+import { buildGatewayListeners } from './gateway-listeners.js';
+import { buildGatewayRoutes } from './gateway-routes.js';
+import { listenerGroups } from './gateway-servers.js';
+import { emptyResources, type NamedResource, type XdsResources } from './types.js';
+
+export interface TranslationResult extends XdsResources {
+  /** Things the operator should know (skipped servers, merged hosts...). Not sent to Envoy. */
+  notes?: string[];
+}
+
+const byName = (a: NamedResource, b: NamedResource) => a.name.localeCompare(b.name);
+
+export function translateGateway(snapshot: ConfigSnapshot, proxy: ProxyInfo): TranslationResult {
+  const groups = listenerGroups(snapshot, proxy);
+  const l = buildGatewayListeners(snapshot, proxy, groups);
+  const r = buildGatewayRoutes(snapshot, proxy, groups);
+  const clusters: NamedResource[] = [];
+  const endpoints: NamedResource[] = [];
+  for (const d of r.destinations) {
+    const c = buildOutboundCluster(snapshot, proxy, d);
+    clusters.push(c);
+    if (c.value.type === 'EDS') endpoints.push(buildLoadAssignment(snapshot, proxy, d));
+  }
+  return {
+    listeners: l.listeners.sort(byName),
+    routes: r.routes.sort(byName),
+    clusters: clusters.sort(byName),
+    endpoints: endpoints.sort(byName),
+    secrets: l.secrets.sort(byName),
+    notes: [...l.notes, ...r.notes],
+  };
+}
+
+export function translate(snapshot: ConfigSnapshot, proxy: ProxyInfo): TranslationResult {
+  if (proxy.type === 'router') return translateGateway(snapshot, proxy);
+  return emptyResources();
+}
+
+export { checkConsistency } from './consistency.js';
