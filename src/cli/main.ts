@@ -10,7 +10,9 @@ const program = new Command();
 program
   .name('meshpilot')
   .description('An Istio-compatible traffic-management control plane for Envoy')
-  .version('0.1.0');
+  .version('0.1.0')
+  // Usage errors exit 2 (1 is reserved for "invalid config" in validate); help and version exit 0.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 registerValidate(program);
 registerServe(program);
