@@ -5,6 +5,7 @@ import { registerServe } from './serve.js';
 import { registerTranslate } from './translate.js';
 import { registerDemo } from './demo.js';
 import { registerBootstrap } from './bootstrap.js';
+import { registerGenCrds } from './gen-crds.js';
 
 const program = new Command();
 program
@@ -19,6 +20,7 @@ registerServe(program);
 registerTranslate(program);
 registerDemo(program);
 registerBootstrap(program);
+registerGenCrds(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`meshpilot: ${err instanceof Error ? err.message : String(err)}\n`);
