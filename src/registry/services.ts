@@ -76,10 +76,13 @@ function endpointsFromSlices(svc: K8sService, ports: readonly ServicePort[], sli
         : undefined;
       for (const address of ep.addresses) {
         const p = pod ?? pods.byIp.get(address);
-        let e = byAddress.get(address);
+        // One endpoint per workload: the same pod may appear in several slices (one per port set),
+        // and distinct pods may share an address (host network) with different ports.
+        const id = `${address}|${p ? `${p.metadata.namespace}/${p.metadata.name}` : ''}`;
+        let e = byAddress.get(id);
         if (!e) {
           e = { address, ports: {}, labels: { ...(p?.metadata.labels ?? {}) }, locality: localityOf(p, ep.zone), ready, namespace: p?.metadata.namespace ?? svc.metadata.namespace };
-          byAddress.set(address, e);
+          byAddress.set(id, e);
         }
         for (const sp of slice.ports ?? []) {
           if (sp.port == null) continue;
@@ -89,7 +92,7 @@ function endpointsFromSlices(svc: K8sService, ports: readonly ServicePort[], sli
       }
     }
   }
-  return [...byAddress.values()].sort((a, b) => a.address.localeCompare(b.address)).map((e) => ({ ...e, weight: 1 }));
+  return [...byAddress.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, e]) => ({ ...e, weight: 1 }));
 }
 
 function endpointsFromLegacy(svc: K8sService, ports: readonly ServicePort[], eps: K8sEndpoints | undefined, pods: PodIndex): ServiceEndpoint[] {
