@@ -48,9 +48,9 @@ function outlier(od: OutlierDetection | undefined): Obj | undefined {
   const out: Obj = {};
   const c5xx = od.consecutive5xxErrors ?? (od.consecutiveErrors !== undefined ? od.consecutiveErrors : undefined);
   if (c5xx !== undefined) {
-    out.consecutive5xx = { value: c5xx };
-    out.enforcingConsecutive5xx = { value: c5xx > 0 ? 100 : 0 };
-  } else out.enforcingConsecutive5xx = { value: 0 };
+    out.consecutive_5xx = { value: c5xx };
+    out.enforcingConsecutive_5xx = { value: c5xx > 0 ? 100 : 0 };
+  } else out.enforcingConsecutive_5xx = { value: 0 };
   if (od.consecutiveGatewayErrors !== undefined) {
     out.consecutiveGatewayFailure = { value: od.consecutiveGatewayErrors };
     out.enforcingConsecutiveGatewayFailure = { value: od.consecutiveGatewayErrors > 0 ? 100 : 0 };

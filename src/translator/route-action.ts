@@ -127,7 +127,7 @@ export function buildRouteAction(r: HTTPRoute, ctx: RouteDestinations, listenerP
     const dests = (r.route ?? []).map((d) => ({ d, res: ctx.resolve(d.destination) }));
     const weighted = dests.filter(({ d }) => dests.length === 1 || (d.weight ?? 0) > 0);
     const action: Obj = {};
-    if (weighted.length === 1 && !weighted[0].d.headers) {
+    if (weighted.length === 1) {
       action.cluster = weighted[0].res.clusterName;
     } else {
       action.weightedClusters = {

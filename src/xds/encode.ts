@@ -32,6 +32,7 @@ function prepare(type: protobuf.Type, obj: Record<string, unknown>, path: string
       const conv = (v: unknown, p: string): unknown => {
         if (v === null || typeof v !== 'object') return v;
         if (msgType.fullName === '.google.protobuf.Any') return packAny(v as Record<string, unknown>, p);
+        if (msgType.fullName === '.google.protobuf.Struct') return 'fields' in (v as object) ? v : jsToStruct(v as Record<string, unknown>);
         if (WELL_KNOWN_PASSTHROUGH.has(msgType.fullName) || msgType.fullName.startsWith('.google.protobuf.')) return v;
         return prepare(msgType, v as Record<string, unknown>, p);
       };
@@ -50,6 +51,22 @@ function prepare(type: protobuf.Type, obj: Record<string, unknown>, path: string
     }
   }
   return out;
+}
+
+/** A plain JSON object as google.protobuf.Struct (the translator writes metadata as plain JSON). */
+export function jsToStruct(obj: Record<string, unknown>): { fields: Record<string, unknown> } {
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) fields[k] = jsToValue(v);
+  return { fields };
+}
+
+function jsToValue(v: unknown): Record<string, unknown> {
+  if (v === null) return { nullValue: 0 };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(jsToValue) } };
+  return { structValue: jsToStruct(v as Record<string, unknown>) };
 }
 
 function packAny(obj: Record<string, unknown>, path: string): EncodedAny {
