@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '../log.js';
 import { Registry } from '../registry/store.js';
 import { FileSource } from '../sources/file/file-source.js';
 import { translate } from '../translator/index.js';
+import { proxyNeedsPush } from '../xds/push-scope.js';
 import { XdsServer } from '../xds/server.js';
 import { redactSecrets } from './translate.js';
 
@@ -53,7 +54,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const source = new FileSource({ dir: opts.configDir, registry, logger, metrics, watch: opts.watch ?? true });
   await source.start();
   // Pushes start only after the source has synced, so no proxy ever sees a half-loaded registry.
-  const unsubscribe = registry.onChange((change) => xds.requestPush({ reason: `registry version ${change.version}` }));
+  const unsubscribe = registry.onChange((change) => xds.requestPush({
+    reason: `registry version ${change.version}: ${change.keys.slice(0, 5).join(', ')}${change.keys.length > 5 ? ', ...' : ''}`,
+    affects: (proxy) => proxyNeedsPush(change.keys, proxy),
+  }));
   const xdsAddress = await xds.listen(opts.xdsAddress);
   ready = true;
   logger.info({ xdsAddress, adminAddress: admin.address, configDir: opts.configDir }, 'meshpilot serving');

@@ -116,3 +116,17 @@ describe('Debouncer', () => {
     assert.equal(mergePushRequests({ reason: 'x', affects: () => false }, { reason: 'y' }).affects, undefined);
   });
 });
+
+describe('proxyNeedsPush', async () => {
+  const { proxyNeedsPush } = await import('../../../src/xds/push-scope.js');
+  const gw = parseNodeId('router~1.1.1.1~gw.istio-system~istio-system.svc.cluster.local');
+  const sc = parseNodeId('sidecar~1.1.1.2~app.default~default.svc.cluster.local');
+  assert.ok(gw.ok && sc.ok);
+  it('skips secrets of other namespaces and Sidecar resources for gateways', () => {
+    assert.equal(proxyNeedsPush(['Secret/default/x'], gw.value), false);
+    assert.equal(proxyNeedsPush(['Secret/istio-system/x'], gw.value), true);
+    assert.equal(proxyNeedsPush(['Sidecar/default/s'], gw.value), false);
+    assert.equal(proxyNeedsPush(['Sidecar/default/s'], sc.value), true);
+    assert.equal(proxyNeedsPush(['Secret/default/x', 'VirtualService/default/v'], gw.value), true);
+  });
+});
