@@ -6,6 +6,7 @@ import { registerTranslate } from './translate.js';
 import { registerDemo } from './demo.js';
 import { registerBootstrap } from './bootstrap.js';
 import { registerGenCrds } from './gen-crds.js';
+import { registerProxyInit } from './proxy-init.js';
 
 const program = new Command();
 program
@@ -21,6 +22,7 @@ registerTranslate(program);
 registerDemo(program);
 registerBootstrap(program);
 registerGenCrds(program);
+registerProxyInit(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`meshpilot: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -85,7 +85,11 @@ export function buildOutboundCluster(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     metadata: { filterMetadata: { istio: { services: { host: d.host, name: svc?.name ?? d.host, namespace: svc?.namespace ?? '' }, ...(d.subset ? { subset: d.subset } : {}) } } },
   };
   const resolution = svc?.resolution ?? 'STATIC';
-  if (resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') {
+  if (resolution === 'NONE') {
+    // No resolution: connect to wherever the application was going (Istio uses ORIGINAL_DST).
+    c.type = 'ORIGINAL_DST';
+    c.lbPolicy = 'CLUSTER_PROVIDED';
+  } else if (resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') {
     c.type = resolution === 'DNS' ? 'STRICT_DNS' : 'LOGICAL_DNS';
     c.dnsLookupFamily = 'V4_ONLY';
     c.loadAssignment = { clusterName: d.clusterName, endpoints: dnsEndpoints(d) };

@@ -26,7 +26,7 @@ export interface RouteBuildResult {
 function matchApplies(m: HTTPMatchRequest, gwRef: string, vsNamespace: string, port: number, proxy: ProxyInfo): boolean {
   if (m.port !== undefined && m.port !== port) return false;
   if (m.gateways?.length) {
-    const refs = m.gateways.map((g) => (g.includes('/') ? g : `${vsNamespace}/${g}`));
+    const refs = m.gateways.map((g) => (g === 'mesh' || g.includes('/') ? g : `${vsNamespace}/${g}`));
     if (!refs.includes(gwRef)) return false;
   }
   if (m.sourceLabels && !labelsMatch(m.sourceLabels, proxy.labels)) return false;

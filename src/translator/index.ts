@@ -9,7 +9,10 @@ import { buildLoadAssignment } from './endpoints.js';
 import { buildGatewayListeners } from './gateway-listeners.js';
 import { buildGatewayRoutes } from './gateway-routes.js';
 import { listenerGroups } from './gateway-servers.js';
-import { emptyResources, type NamedResource, type XdsResources } from './types.js';
+import { computeScope } from './scope.js';
+import { buildSidecarInbound, specialClusters } from './sidecar-inbound.js';
+import { buildSidecarOutbound } from './sidecar-outbound.js';
+import type { NamedResource, XdsResources } from './types.js';
 
 export interface TranslationResult extends XdsResources {
   /** Things the operator should know (skipped servers, merged hosts...). Not sent to Envoy. */
@@ -39,9 +42,29 @@ export function translateGateway(snapshot: ConfigSnapshot, proxy: ProxyInfo): Tr
   };
 }
 
+export function translateSidecar(snapshot: ConfigSnapshot, proxy: ProxyInfo): TranslationResult {
+  const scope = computeScope(snapshot, proxy);
+  const out = buildSidecarOutbound(snapshot, proxy, scope);
+  const inbound = buildSidecarInbound(snapshot, proxy, scope);
+  const clusters: NamedResource[] = [...specialClusters(), ...inbound.clusters];
+  const endpoints: NamedResource[] = [];
+  for (const d of out.destinations) {
+    const c = buildOutboundCluster(snapshot, proxy, d);
+    clusters.push(c);
+    if (c.value.type === 'EDS') endpoints.push(buildLoadAssignment(snapshot, proxy, d));
+  }
+  return {
+    listeners: [...out.listeners, ...inbound.listeners].sort(byName),
+    routes: out.routes.sort(byName),
+    clusters: clusters.sort(byName),
+    endpoints: endpoints.sort(byName),
+    secrets: [],
+  };
+}
+
 export function translate(snapshot: ConfigSnapshot, proxy: ProxyInfo): TranslationResult {
   if (proxy.type === 'router') return translateGateway(snapshot, proxy);
-  return emptyResources();
+  return translateSidecar(snapshot, proxy);
 }
 
 export { checkConsistency } from './consistency.js';

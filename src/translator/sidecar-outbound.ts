@@ -1,0 +1,152 @@
+/**
+ * A sidecar's outbound side, as Istio builds it: virtualOutbound on 15001 hands captured
+ * connections (by original destination) to per-port listeners: 0.0.0.0_PORT with RDS "PORT" for
+ * HTTP services, VIP_PORT with tcp_proxy for TCP services; the rest goes to PassthroughCluster
+ * (ALLOW_ANY) or BlackHoleCluster (REGISTRY_ONLY).
+ */
+import type { HTTPRoute, TCPRoute, VirtualService } from '../api/index.js';
+import { hostMatches, hostSpecificity, resolveShortName } from '../registry/hosts.js';
+import type { ConfigSnapshot, MeshService, ServicePort } from '../registry/model.js';
+import { labelsMatch } from '../registry/services.js';
+import type { ProxyInfo } from '../proxy/node.js';
+import { outboundClusterName, resolveDestination, type ResolvedDestination } from './destinations.js';
+import { buildEnvoyRoutes } from './gateway-routes.js';
+import { httpConnectionManager } from './gateway-listeners.js';
+import { defaultRetryPolicy } from './route-action.js';
+import type { SidecarScope } from './scope.js';
+import type { NamedResource } from './types.js';
+
+type Obj = Record<string, unknown>;
+
+export const PASSTHROUGH = 'PassthroughCluster';
+export const BLACKHOLE = 'BlackHoleCluster';
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
+
+export function isHttpPort(p: ServicePort): boolean {
+  return HTTP_PROTOCOLS.has(p.protocol);
+}
+
+/** The domains Istio gives a service's virtual host, as seen from the proxy's namespace. */
+export function serviceDomains(svc: MeshService, port: number, proxyNamespace: string, domainSuffix: string): string[] {
+  const names = [svc.hostname];
+  const k8sSuffix = `.svc.${domainSuffix}`;
+  if (svc.source === 'kubernetes' && svc.hostname.endsWith(k8sSuffix)) {
+    const nameNs = svc.hostname.slice(0, -k8sSuffix.length);
+    names.push(`${nameNs}.svc`, nameNs);
+    if (svc.namespace === proxyNamespace) names.push(svc.name);
+  }
+  names.push(...svc.addresses.filter((a) => !a.includes('/')));
+  return names.flatMap((n) => [n, `${n}:${port}`]);
+}
+
+/** The VirtualService (mesh) that owns a host: exact host first, then the most specific wildcard. */
+function owningVirtualService(vss: readonly VirtualService[], host: string, domainSuffix: string): VirtualService | undefined {
+  let best: { vs: VirtualService; score: number } | undefined;
+  for (const vs of vss) {
+    for (const h of vs.spec.hosts ?? []) {
+      const fq = resolveShortName(h, vs.metadata.namespace, domainSuffix);
+      if (!hostMatches(fq, host)) continue;
+      const score = hostSpecificity(fq);
+      if (!best || score > best.score) best = { vs, score };
+    }
+  }
+  return best?.vs;
+}
+
+export interface OutboundResult {
+  listeners: NamedResource[];
+  routes: NamedResource[];
+  destinations: ResolvedDestination[];
+}
+
+function tcpProxy(statPrefix: string, target: { cluster: string } | { weightedClusters: Obj }): Obj {
+  return {
+    name: 'envoy.filters.network.tcp_proxy',
+    typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', statPrefix, ...target },
+  };
+}
+
+function tcpRouteApplies(r: TCPRoute, port: number, proxy: ProxyInfo): boolean {
+  if (!r.match?.length) return true;
+  return r.match.some((m) => (m.port === undefined || m.port === port)
+    && (!m.gateways?.length || m.gateways.includes('mesh'))
+    && (!m.sourceLabels || labelsMatch(m.sourceLabels, proxy.labels))
+    && (!m.sourceNamespace || m.sourceNamespace === proxy.namespace));
+}
+
+export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, scope: SidecarScope): OutboundResult {
+  const destinations = new Map<string, ResolvedDestination>();
+  const remember = (d: ResolvedDestination) => { destinations.set(d.clusterName, d); return d; };
+  const listeners: NamedResource[] = [];
+  const routes: NamedResource[] = [];
+  const httpPorts = new Map<number, Obj[]>();
+  const suffix = snapshot.mesh.domainSuffix;
+
+  for (const svc of scope.services) {
+    for (const port of svc.ports) {
+      remember({ host: svc.hostname, port: port.port, subset: '', clusterName: outboundClusterName(port.port, '', svc.hostname), service: svc, servicePort: port });
+      const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace);
+      for (const ss of dr?.spec.subsets ?? []) {
+        remember({ host: svc.hostname, port: port.port, subset: ss.name, clusterName: outboundClusterName(port.port, ss.name, svc.hostname), service: svc, servicePort: port });
+      }
+      const vs = owningVirtualService(scope.virtualServices, svc.hostname, suffix);
+      if (isHttpPort(port)) {
+        const resolve = (d: NonNullable<HTTPRoute['mirror']>) => remember(resolveDestination(snapshot, d, vs?.metadata.namespace ?? proxy.namespace));
+        const vsRoutes = vs ? buildEnvoyRoutes((vs.spec.http ?? []).map((r) => withDefaultPort(r, port.port)), vs, 'mesh', port.port, proxy, resolve) : [];
+        const routesForHost = vs ? vsRoutes : [{
+          name: 'default',
+          match: { prefix: '/' },
+          route: { cluster: outboundClusterName(port.port, '', svc.hostname), timeout: { seconds: 0, nanos: 0 }, retryPolicy: defaultRetryPolicy() },
+        }];
+        const vhosts = httpPorts.get(port.port) ?? [];
+        vhosts.push({ name: `${svc.hostname}:${port.port}`, domains: serviceDomains(svc, port.port, proxy.namespace, suffix), routes: routesForHost, includeRequestAttemptCount: true });
+        httpPorts.set(port.port, vhosts);
+      } else if (port.protocol !== 'UDP') {
+        for (const vip of svc.addresses.filter((a) => !a.includes('/'))) {
+          let target: { cluster: string } | { weightedClusters: Obj } = { cluster: outboundClusterName(port.port, '', svc.hostname) };
+          const tcpRoute = vs?.spec.tcp?.find((r) => tcpRouteApplies(r, port.port, proxy));
+          if (tcpRoute?.route?.length) {
+            const dests = tcpRoute.route.map((d) => ({ w: d.weight, r: remember(resolveDestination(snapshot, { ...d.destination, port: d.destination.port ?? { number: port.port } }, vs!.metadata.namespace)) }));
+            const weighted = dests.filter((d) => dests.length === 1 || (d.w ?? 0) > 0);
+            target = weighted.length === 1 ? { cluster: weighted[0].r.clusterName } : { weightedClusters: { clusters: weighted.map((d) => ({ name: d.r.clusterName, weight: d.w ?? 0 })) } };
+          }
+          const name = `${vip}_${port.port}`;
+          listeners.push({ name, value: {
+            name, address: { socketAddress: { address: vip, portValue: port.port } }, bindToPort: { value: false }, trafficDirection: 'OUTBOUND',
+            filterChains: [{ filters: [tcpProxy(`outbound|${port.port}||${svc.hostname}`, target)] }],
+          } });
+        }
+      }
+    }
+  }
+
+  const registryOnly = scope.outboundPolicy === 'REGISTRY_ONLY';
+  for (const [port, vhosts] of [...httpPorts.entries()].sort(([a], [b]) => a - b)) {
+    const name = String(port);
+    const seen = new Set<string>();
+    const deduped: Obj[] = vhosts.sort((a, b) => String(a.name).localeCompare(String(b.name))).map((vh) => ({ ...vh, domains: (vh.domains as string[]).filter((d) => !seen.has(d) && seen.add(d)) }));
+    deduped.push({
+      name: registryOnly ? 'block_all' : 'allow_any', domains: ['*'], includeRequestAttemptCount: true,
+      routes: [registryOnly
+        ? { name: 'block_all', match: { prefix: '/' }, directResponse: { status: 502 } }
+        : { name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH, timeout: { seconds: 0, nanos: 0 } } }],
+    });
+    routes.push({ name, value: { name, virtualHosts: deduped, validateClusters: { value: false } } });
+    const lname = `0.0.0.0_${port}`;
+    listeners.push({ name: lname, value: {
+      name: lname, address: { socketAddress: { address: '0.0.0.0', portValue: port } }, bindToPort: { value: false }, trafficDirection: 'OUTBOUND',
+      filterChains: [{ filters: [httpConnectionManager(`outbound_0.0.0.0_${port}`, name)] }],
+    } });
+  }
+  listeners.push({ name: 'virtualOutbound', value: {
+    name: 'virtualOutbound', address: { socketAddress: { address: '0.0.0.0', portValue: 15001 } }, useOriginalDst: { value: true }, trafficDirection: 'OUTBOUND',
+    filterChains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxy(registryOnly ? BLACKHOLE : PASSTHROUGH, { cluster: registryOnly ? BLACKHOLE : PASSTHROUGH })] }],
+  } });
+  return { listeners, routes, destinations: [...destinations.values()] };
+}
+
+/** A mesh route's destinations default to the port the request came in on when the service has several. */
+function withDefaultPort(r: HTTPRoute, port: number): HTTPRoute {
+  if (!r.route) return r;
+  return { ...r, route: r.route.map((d) => (d.destination.port ? d : { ...d, destination: { ...d.destination, port: { number: port } } })) };
+}
