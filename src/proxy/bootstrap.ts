@@ -5,7 +5,7 @@ export interface BootstrapOptions {
   namespace?: string;
   /** HOST:PORT or unix:///path/to/xds.sock */
   xdsAddress: string;
-  /** HOST:PORT for Envoy's admin interface (default 127.0.0.1:15000). */
+  /** HOST:PORT (or unix:///path) for Envoy's admin interface (default 127.0.0.1:15000). */
   adminAddress?: string;
   /** Envoy node.cluster (default: the pod name's workload part, as Istio sets it). */
   cluster?: string;
@@ -39,7 +39,7 @@ export function buildBootstrap(opts: BootstrapOptions): Record<string, unknown> 
       cluster: opts.cluster ?? `${podDotNs.split('.')[0] || 'proxy'}.${namespace}`,
       metadata: { ...(opts.metadata ?? {}), NAMESPACE: namespace, LABELS: opts.labels ?? {} },
     },
-    admin: { address: socketAddress(admin) },
+    admin: { address: admin.startsWith('unix:') ? xdsClusterAddress(admin) : socketAddress(admin) },
     dynamic_resources: {
       ads_config: {
         api_type: 'GRPC',

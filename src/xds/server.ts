@@ -3,6 +3,7 @@
  * resources on connect and on (debounced, merged) pushes that affect it.
  */
 import * as grpc from '@grpc/grpc-js';
+import { chmodSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.js';
 import type { Logger } from '../log.js';
@@ -45,6 +46,10 @@ export class XdsServer {
       server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
     });
     this.server = server;
+    if (address.startsWith('unix:')) {
+      // Proxies run as their own user (uid 1337): let them connect to the socket.
+      chmodSync(address.replace(/^unix:(\/\/)?/, ''), 0o777);
+    }
     const bound = address.startsWith('unix:') ? address : `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
     this.opts.logger.info({ address: bound }, 'xDS server listening');
     return bound;

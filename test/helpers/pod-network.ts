@@ -3,7 +3,8 @@
  * pods with their own network stack (transparent capture, sidecars). Requires root, iproute2 and
  * (for capture) iptables: Debian packages `iproute2 iptables`.
  *
- *   mp-<run>-node   namespace holding bridge `br0` with <podCidr>.1 (the pods' default gateway)
+ *   mp-<run>-node   namespace holding bridge `br0` with <podCidr>.1 (the pods' default gateway);
+ *                   no uplink, so uncaptured traffic to a VIP or elsewhere gets EHOSTUNREACH/ENETUNREACH
  *   mp-<run>-<pod>  one namespace per pod: `lo` up, `eth0` (veth peer of `v<i>` on br0) with
  *                   <podCidr>.<10+i>/24, default route via the bridge, so Service VIPs
  *                   (serviceCidr, never assigned to anything) are routable and can be captured.
@@ -174,6 +175,11 @@ export class PodNetwork {
     mustRun('ip', ['-n', n, 'link', 'add', 'br0', 'type', 'bridge']);
     mustRun('ip', ['-n', n, 'addr', 'add', `${this.gatewayIp}/24`, 'dev', 'br0']);
     mustRun('ip', ['-n', n, 'link', 'set', 'br0', 'up']);
+    // Uncaptured traffic to a VIP or any other off-bridge address fails fast with an ICMP error
+    // from the node (which has no uplink) instead of vanishing: forwarding on (in the node
+    // namespace only) makes the kernel answer, the unreachable route names the VIP range.
+    mustRun('ip', ['netns', 'exec', n, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
+    mustRun('ip', ['-n', n, 'route', 'add', 'unreachable', this.serviceCidr]);
     this.nodeReady = true;
   }
 
