@@ -12,6 +12,32 @@ import { after, before, describe, it } from 'node:test';
 import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
 import { PodNetwork, podNetworkUnsupportedReason } from '../../helpers/pod-network.js';
 import { HTTP_APP, HTTP_LOOP, startSidecar, type Sidecar } from '../../helpers/sidecar.js';
+
+/** A TCP server that answers each connection with its tag. */
+const TCP_TAG = `
+const net = require('node:net');
+const [tag, port] = process.argv.slice(1);
+net.createServer((s) => { s.on('error', () => {}); s.end(tag + '\\n'); }).listen(Number(port), '0.0.0.0');
+`;
+
+/** Opens N TCP connections one after another and counts the tags that answer. */
+const TCP_LOOP = `
+const net = require('node:net');
+const [host, port, countText] = process.argv.slice(1);
+const counts = {};
+function one() {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port: Number(port), timeout: 5000 });
+    let out = '';
+    s.setEncoding('utf8');
+    s.on('data', (c) => (out += c));
+    s.on('end', () => { const t = out.trim() || 'empty'; counts[t] = (counts[t] || 0) + 1; resolve(); });
+    s.on('timeout', () => { counts.timeout = (counts.timeout || 0) + 1; s.destroy(); resolve(); });
+    s.on('error', (e) => { counts[e.code || 'error'] = (counts[e.code || 'error'] || 0) + 1; resolve(); });
+  });
+}
+(async () => { for (let i = 0; i < Number(countText); i++) await one(); console.log(JSON.stringify(counts)); })();
+`;
 import { ConfigDir, eventually, nacksIn } from '../gateway/fixture.js';
 
 type Syncz = Array<{ id: string; types: Record<string, { lastNack?: unknown; versionAcked?: string }> }>;
@@ -40,7 +66,7 @@ describe('sidecars in pod network namespaces', () => {
   const apps: ChildProcess[] = [];
   const sidecars: Sidecar[] = [];
   let mp: MeshpilotProcess;
-  const pods = ['productpage', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'outside'];
+  const pods = ['productpage', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'outside', 'mongo-v1', 'mongo-v2'];
 
   async function loop(url: string, headers: Record<string, string>, count: number): Promise<{ counts: Record<string, number>; failures: string[] }> {
     const r = await net.exec('productpage', process.execPath, ['-e', HTTP_LOOP, url, JSON.stringify(headers), String(count)], { timeoutMs: 60_000 });
@@ -59,6 +85,7 @@ describe('sidecars in pod network namespaces', () => {
     net.addHost('reviews', vip);
     net.addHost('reviews.default.svc.cluster.local', vip);
     net.addHost('outside', net.pod('outside').ip);
+    net.addHost('mongodb', net.serviceIp(20));
     const objects: unknown[] = [
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'reviews', namespace: 'default' }, spec: { clusterIP: vip, ports: [{ name: 'http', port: 9080, targetPort: 9080 }] } },
       { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'reviews-abc', namespace: 'default', labels: { 'kubernetes.io/service-name': 'reviews' } }, addressType: 'IPv4',
@@ -66,6 +93,15 @@ describe('sidecars in pod network namespaces', () => {
         endpoints: ['v1', 'v2', 'v3'].map((v) => ({ addresses: [net.pod(`reviews-${v}`).ip], conditions: { ready: true }, targetRef: { kind: 'Pod', name: `reviews-${v}`, namespace: 'default' } })) },
       ...['v1', 'v2', 'v3'].map((v) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `reviews-${v}`, namespace: 'default', labels: { app: 'reviews', version: v } }, status: { podIP: net.pod(`reviews-${v}`).ip } })),
       { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'productpage', namespace: 'default', labels: { app: 'productpage', version: 'v1' } }, status: { podIP: net.pod('productpage').ip } },
+      // A TCP service with two versions (no sidecars on these backends).
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'mongodb', namespace: 'default' }, spec: { clusterIP: net.serviceIp(20), ports: [{ name: 'tcp-mongo', port: 27017 }] } },
+      { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'mongodb-abc', namespace: 'default', labels: { 'kubernetes.io/service-name': 'mongodb' } }, addressType: 'IPv4',
+        ports: [{ name: 'tcp-mongo', port: 27017, protocol: 'TCP' }],
+        endpoints: ['v1', 'v2'].map((v) => ({ addresses: [net.pod(`mongo-${v}`).ip], conditions: { ready: true }, targetRef: { kind: 'Pod', name: `mongo-${v}`, namespace: 'default' } })) },
+      ...['v1', 'v2'].map((v) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `mongo-${v}`, namespace: 'default', labels: { app: 'mongodb', version: v } }, status: { podIP: net.pod(`mongo-${v}`).ip } })),
+      { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'mongodb', namespace: 'default' }, spec: { host: 'mongodb', subsets: ['v1', 'v2'].map((v) => ({ name: v, labels: { version: v } })) } },
+      // Services of another team's namespace: visible by default, scoped away by a Sidecar.
+      ...Array.from({ length: 30 }, (_, i) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${i}`, namespace: 'other' }, spec: { clusterIP: net.serviceIp(100 + i), ports: [{ name: 'http', port: 8080 }, { name: 'grpc', port: 9090 }] } })),
     ];
     cfg.write('services.yaml', objects);
     cfg.write('routing.yaml', reviewsRouting('seed'));
@@ -77,6 +113,7 @@ describe('sidecars in pod network namespaces', () => {
       sidecars.push(await startSidecar(net, { pod: `reviews-${v}`, labels: { app: 'reviews', version: v }, xdsSocket, workDir: work }));
     }
     apps.push(net.spawn('outside', process.execPath, ['-e', HTTP_APP, 'outside', '8000'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    for (const v of ['v1', 'v2']) apps.push(net.spawn(`mongo-${v}`, process.execPath, ['-e', TCP_TAG, `mongo-${v}`, '27017'], { stdio: ['ignore', 'pipe', 'pipe'] }));
     sidecars.push(await startSidecar(net, { pod: 'productpage', labels: { app: 'productpage', version: 'v1' }, xdsSocket, workDir: work }));
     for (const s of sidecars) await s.waitFor((d) => d.includes('virtualInbound') && d.includes('virtualOutbound'), 'listeners');
     await sidecars[3].waitFor((d) => d.includes('"name": "9080"') && d.includes('outbound|9080|v2|reviews.default.svc.cluster.local'), 'routes and clusters for reviews');
@@ -125,11 +162,45 @@ describe('sidecars in pod network namespaces', () => {
     cfg.write('routing.yaml', reviewsRouting('seed'));
   });
 
-  it('ALLOW_ANY lets a call to an unknown address through; REGISTRY_ONLY blocks it', async () => {
+  it('routes a TCP service by a TCPRoute with weights', async () => {
+    const tcp = async (n: number) => {
+      const r = await net.exec('productpage', process.execPath, ['-e', TCP_LOOP, 'mongodb', '27017', String(n)], { timeoutMs: 60_000 });
+      return JSON.parse(r.stdout) as Record<string, number>;
+    };
+    const route = (v1: number, v2: number) => [{ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'mongodb', namespace: 'default' },
+      spec: { hosts: ['mongodb'], tcp: [{ match: [{ port: 27017 }], route: [{ destination: { host: 'mongodb', subset: 'v1' }, weight: v1 }, { destination: { host: 'mongodb', subset: 'v2' }, weight: v2 }] }] } }];
+    cfg.write('mongodb.yaml', route(0, 100));
+    await eventually(async () => JSON.stringify(await tcp(10)) === '{"mongo-v2":10}', 'all TCP connections to v2');
+    cfg.write('mongodb.yaml', route(70, 30));
+    await eventually(async () => ((await tcp(10))['mongo-v1'] ?? 0) > 0, '70/30 applied');
+    const split = await tcp(300);
+    assert.deepEqual(Object.keys(split).sort(), ['mongo-v1', 'mongo-v2'], JSON.stringify(split));
+    // n=300, p=0.7: sd ≈ 7.9; ±5 sd.
+    assert.ok(split['mongo-v1'] >= 170 && split['mongo-v1'] <= 250, JSON.stringify(split));
+    await assertNoNack();
+  });
+
+  it('a Sidecar with egress ./* shrinks the config, still serves what the pod needs; REGISTRY_ONLY blocks unknown addresses that ALLOW_ANY let through', async () => {
+    const pp = sidecars.find((s) => s.pod === 'productpage')!;
+    const size = async () => {
+      const d = await mp.getJson<{ clusters: unknown[]; listeners: unknown[] }>(`/debug/config_dump?proxyID=${encodeURIComponent(pp.nodeId)}`);
+      return { clusters: d.clusters.length, listeners: d.listeners.length, bytes: JSON.stringify(d).length };
+    };
     const url = 'http://outside:8000/';
     await eventually(async () => ((await loop(url, {}, 1)).counts.outside ?? 0) === 1, 'passthrough to an address outside the registry');
+    const before = await size();
     cfg.write('sidecar.yaml', [{ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'default', namespace: 'default' }, spec: { egress: [{ hosts: ['./*'] }], outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } } }]);
     await eventually(async () => ((await loop(url, {}, 1)).counts.outside ?? 0) === 0, 'blocked under REGISTRY_ONLY');
+    const scoped = await size();
+    process.stderr.write(`sidecar scoping: ${JSON.stringify(before)} -> ${JSON.stringify(scoped)}\n`);
+    assert.ok(scoped.clusters < before.clusters - 50, `clusters ${before.clusters} -> ${scoped.clusters}`);
+    assert.ok(scoped.bytes < before.bytes / 2, `bytes ${before.bytes} -> ${scoped.bytes}`);
+    // Envoy's active clusters follow (a removed listener may drain for a while; its clusters go at once).
+    const activeClusters = (dump: string) => {
+      const cds = (JSON.parse(dump) as { configs: Array<Record<string, unknown>> }).configs.find((c) => String(c['@type']).endsWith('ClustersConfigDump')) as { dynamic_active_clusters?: Array<{ cluster: { name: string } }> } | undefined;
+      return (cds?.dynamic_active_clusters ?? []).map((c) => c.cluster.name);
+    };
+    await pp.waitFor((d) => { const names = activeClusters(d); return names.length > 0 && !names.some((n) => n.includes('.other.svc')); }, 'scoped clusters applied in Envoy');
     const blocked = await loop(url, {}, 5);
     assert.equal(blocked.counts.outside, undefined, JSON.stringify(blocked));
     // Services in the registry still work.
