@@ -35,14 +35,23 @@ function ip(i: number, j: number): string {
   return `10.${(i >> 8) & 255}.${i & 255}.${j + 10}`;
 }
 
+const NAMESPACES = 10;
+function nsOf(i: number): string {
+  return `ns-${i % NAMESPACES}`;
+}
+function fqdn(i: number): string {
+  return `svc-${i}.${nsOf(i)}.svc.cluster.local`;
+}
+
 function syntheticMesh(routesSalt = 0): Resource[] {
   const objs: unknown[] = [];
   for (let i = 0; i < nServices; i++) {
     const name = `svc-${i}`;
-    objs.push({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { clusterIP: `172.20.${(i >> 8) & 255}.${i & 255}`, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] } });
+    const namespace = nsOf(i);
+    objs.push({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { clusterIP: `172.20.${(i >> 8) & 255}.${i & 255}`, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] } });
     objs.push({
       apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-      metadata: { name: `${name}-slice`, namespace: 'default', labels: { 'kubernetes.io/service-name': name } },
+      metadata: { name: `${name}-slice`, namespace, labels: { 'kubernetes.io/service-name': name } },
       addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
       endpoints: [0, 1, 2].map((j) => ({ addresses: [ip(i, j)], conditions: { ready: true } })),
     });
@@ -61,8 +70,8 @@ function syntheticMesh(routesSalt = 0): Resource[] {
         name: `r${r}`,
         match: [{ uri: { prefix: `/api/${r}/` }, headers: { 'x-tenant': { exact: `t${(r + routesSalt) % 7}` } } }],
         route: [
-          { destination: { host: `svc-${a}`, port: { number: 8080 } }, weight: 90 },
-          { destination: { host: `svc-${b}`, port: { number: 8080 } }, weight: 10 },
+          { destination: { host: fqdn(a), port: { number: 8080 } }, weight: 90 },
+          { destination: { host: fqdn(b), port: { number: 8080 } }, weight: 10 },
         ],
       });
     }
@@ -117,13 +126,33 @@ for (let i = 0; i < iterations; i++) {
   rebuildTimes.push(performance.now() - t0);
 }
 
+// A sidecar in ns-0: its whole outbound config, without and with a namespace-scoped Sidecar.
+const sidecarProxy = parseNodeId('sidecar~10.0.0.9~app-0.ns-0~ns-0.svc.cluster.local', { LABELS: { app: 'app' } });
+if (!sidecarProxy.ok) throw new Error(sidecarProxy.error);
+const scopedObjects = [...objects, must({ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'default', namespace: 'ns-0' }, spec: { egress: [{ hosts: ['./*'] }] } })];
+const sidecarFigures: Array<{ label: string; ms: number; clusters: number; json: number; proto: number }> = [];
+for (const [label, objs] of [['no Sidecar', objects], ['Sidecar egress ./*', scopedObjects]] as const) {
+  const snap = snapshotFromObjects(objs);
+  const times: number[] = [];
+  let res: XdsResources | undefined;
+  for (let i = 0; i < iterations; i++) {
+    t0 = performance.now();
+    res = translate(snap, sidecarProxy.value);
+    times.push(performance.now() - t0);
+  }
+  const b = bytesOf(res!);
+  sidecarFigures.push({ label, ms: median(times), clusters: res!.clusters.length, json: b.json, proto: b.proto });
+}
+
 const routes = out.routes.reduce((n, rc) => n + ((rc.value.virtualHosts as { routes?: unknown[] }[] | undefined) ?? []).reduce((m, vh) => m + (vh.routes?.length ?? 0), 0), 0);
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
-console.log(`meshpilot gateway translation benchmark (node ${process.version})`);
+console.log(`meshpilot translation benchmark (node ${process.version})`);
 console.log(`  mesh: ${nServices} services, ${nVs} VirtualServices, ${nVs * Math.max(1, Math.floor(nRoutes / nVs))} HTTP routes, 1 gateway`);
-console.log(`  validate ${objects.length} objects:             ${fmt(tValidate)}`);
-console.log(`  freeze snapshot (median of ${iterations}):          ${fmt(median(snapTimes))}`);
-console.log(`  build gateway config (median of ${iterations}):     ${fmt(median(buildTimes))}`);
-console.log(`  rebuild after 1 VirtualService change (median): ${fmt(median(rebuildTimes))}`);
+console.log(`  validate ${objects.length} objects: ${fmt(tValidate)}`);
+console.log(`  freeze snapshot (median of ${iterations}): ${fmt(median(snapTimes))}`);
+console.log(`  build gateway config (median of ${iterations}): ${fmt(median(buildTimes))}`);
+console.log(`  snapshot + rebuild after 1 VirtualService change (median): ${fmt(median(rebuildTimes))}`);
 console.log(`  output: ${out.listeners.length} listeners, ${out.routes.length} route configs (${routes} routes), ${out.clusters.length} clusters, ${out.endpoints.length} CLAs`);
 console.log(`  size: ${(size.json / 1024).toFixed(0)} KiB as JSON, ${(size.proto / 1024).toFixed(0)} KiB as protobuf`);
+console.log(`sidecar config for one proxy (${NAMESPACES} namespaces, median of ${iterations}):`);
+for (const f of sidecarFigures) console.log(`  ${f.label.padEnd(20)} build ${fmt(f.ms)}, ${f.clusters} clusters, ${(f.json / 1024).toFixed(0)} KiB JSON, ${(f.proto / 1024).toFixed(0)} KiB protobuf`);
