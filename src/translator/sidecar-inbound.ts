@@ -87,7 +87,21 @@ export function buildSidecarInbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, 
     listenerFilters: [{ name: 'envoy.filters.listener.original_dst', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } }],
     filterChains: chains,
   } };
-  return { listeners: [listener], clusters };
+  // Ingress listeners with captureMode NONE are bound for real on bind:port (no iptables).
+  const bound: NamedResource[] = [];
+  for (const l of scope.sidecar?.spec.ingress ?? []) {
+    if (l.captureMode !== 'NONE') continue;
+    const p = ports.find((x) => x.port === l.port.number);
+    const chain = chains.find((c) => c.name === `0.0.0.0_${l.port.number}`);
+    if (!p || !chain) continue;
+    const bind = l.bind ?? '0.0.0.0';
+    const name = `${bind}_${l.port.number}`;
+    bound.push({ name, value: {
+      name, address: { socketAddress: { address: bind, portValue: l.port.number } }, trafficDirection: 'INBOUND',
+      filterChains: [{ filters: chain.filters }],
+    } });
+  }
+  return { listeners: [listener, ...bound], clusters };
 }
 
 /** The clusters every sidecar has: PassthroughCluster, BlackHoleCluster, InboundPassthroughCluster. */

@@ -125,12 +125,7 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     const name = String(port);
     const seen = new Set<string>();
     const deduped: Obj[] = vhosts.sort((a, b) => String(a.name).localeCompare(String(b.name))).map((vh) => ({ ...vh, domains: (vh.domains as string[]).filter((d) => !seen.has(d) && seen.add(d)) }));
-    deduped.push({
-      name: registryOnly ? 'block_all' : 'allow_any', domains: ['*'], includeRequestAttemptCount: true,
-      routes: [registryOnly
-        ? { name: 'block_all', match: { prefix: '/' }, directResponse: { status: 502 } }
-        : { name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH, timeout: { seconds: 0, nanos: 0 } } }],
-    });
+    deduped.push(passthroughVhost(registryOnly));
     routes.push({ name, value: { name, virtualHosts: deduped, validateClusters: { value: false } } });
     const lname = `0.0.0.0_${port}`;
     listeners.push({ name: lname, value: {
@@ -138,11 +133,44 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
       filterChains: [{ filters: [httpConnectionManager(`outbound_0.0.0.0_${port}`, name)] }],
     } });
   }
+  // Sidecar egress listeners with an explicit port: bound for real when captureMode is NONE (no
+  // iptables needed: the app calls bind:port directly), else reached through capture like the rest.
+  for (const l of scope.sidecar?.spec.egress ?? []) {
+    if (!l.port) continue;
+    const none = l.captureMode === 'NONE';
+    const bind = l.bind ?? (none ? '127.0.0.1' : '0.0.0.0');
+    const name = `${bind}_${l.port.number}`;
+    const routeName = String(l.port.number);
+    const existing = listeners.find((x) => x.name === name);
+    if (existing) {
+      existing.value.bindToPort = { value: none };
+      continue;
+    }
+    const http = HTTP_PROTOCOLS.has((l.port.protocol ?? 'TCP').toUpperCase());
+    if (!http) continue;
+    if (!routes.some((r) => r.name === routeName)) {
+      routes.push({ name: routeName, value: { name: routeName, virtualHosts: [passthroughVhost(registryOnly)], validateClusters: { value: false } } });
+    }
+    listeners.push({ name, value: {
+      name, address: { socketAddress: { address: bind, portValue: l.port.number } }, bindToPort: { value: none }, trafficDirection: 'OUTBOUND',
+      filterChains: [{ filters: [httpConnectionManager(`outbound_${bind}_${l.port.number}`, routeName)] }],
+    } });
+  }
   listeners.push({ name: 'virtualOutbound', value: {
     name: 'virtualOutbound', address: { socketAddress: { address: '0.0.0.0', portValue: 15001 } }, useOriginalDst: { value: true }, trafficDirection: 'OUTBOUND',
     filterChains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxy(registryOnly ? BLACKHOLE : PASSTHROUGH, { cluster: registryOnly ? BLACKHOLE : PASSTHROUGH })] }],
   } });
   return { listeners, routes, destinations: [...destinations.values()] };
+}
+
+/** The catch-all virtual host: pass through (ALLOW_ANY) or answer 502 (REGISTRY_ONLY). */
+function passthroughVhost(registryOnly: boolean): Obj {
+  return {
+    name: registryOnly ? 'block_all' : 'allow_any', domains: ['*'], includeRequestAttemptCount: true,
+    routes: [registryOnly
+      ? { name: 'block_all', match: { prefix: '/' }, directResponse: { status: 502 } }
+      : { name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH, timeout: { seconds: 0, nanos: 0 } } }],
+  };
 }
 
 /** A mesh route's destinations default to the port the request came in on when the service has several. */

@@ -48,11 +48,13 @@ export interface Sidecar {
   waitFor(pred: (dump: string) => boolean, what: string, timeoutMs?: number): Promise<void>;
 }
 
-export async function startSidecar(net: PodNetwork, opts: { pod: string; namespace?: string; labels: Record<string, string>; xdsSocket: string; workDir: string }): Promise<Sidecar> {
+export async function startSidecar(net: PodNetwork, opts: { pod: string; namespace?: string; labels: Record<string, string>; xdsSocket: string; workDir: string; capture?: boolean }): Promise<Sidecar> {
   const ns = opts.namespace ?? 'default';
   const pod = net.pod(opts.pod);
-  const init = await net.exec(opts.pod, process.execPath, [MAIN, 'proxy-init']);
-  if (init.code !== 0) throw new Error(`proxy-init in ${opts.pod} failed: ${init.stderr}`);
+  if (opts.capture ?? true) {
+    const init = await net.exec(opts.pod, process.execPath, [MAIN, 'proxy-init']);
+    if (init.code !== 0) throw new Error(`proxy-init in ${opts.pod} failed: ${init.stderr}`);
+  }
   const dir = join(opts.workDir, opts.pod);
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o777);

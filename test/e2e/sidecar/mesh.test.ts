@@ -66,7 +66,7 @@ describe('sidecars in pod network namespaces', () => {
   const apps: ChildProcess[] = [];
   const sidecars: Sidecar[] = [];
   let mp: MeshpilotProcess;
-  const pods = ['productpage', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'outside', 'mongo-v1', 'mongo-v2'];
+  const pods = ['productpage', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'outside', 'mongo-v1', 'mongo-v2', 'legacy'];
 
   async function loop(url: string, headers: Record<string, string>, count: number): Promise<{ counts: Record<string, number>; failures: string[] }> {
     const r = await net.exec('productpage', process.execPath, ['-e', HTTP_LOOP, url, JSON.stringify(headers), String(count)], { timeoutMs: 60_000 });
@@ -100,6 +100,13 @@ describe('sidecars in pod network namespaces', () => {
         endpoints: ['v1', 'v2'].map((v) => ({ addresses: [net.pod(`mongo-${v}`).ip], conditions: { ready: true }, targetRef: { kind: 'Pod', name: `mongo-${v}`, namespace: 'default' } })) },
       ...['v1', 'v2'].map((v) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `mongo-${v}`, namespace: 'default', labels: { app: 'mongodb', version: v } }, status: { podIP: net.pod(`mongo-${v}`).ip } })),
       { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'mongodb', namespace: 'default' }, spec: { host: 'mongodb', subsets: ['v1', 'v2'].map((v) => ({ name: v, labels: { version: v } })) } },
+      // A workload without iptables: its Sidecar binds real listeners (captureMode NONE).
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'legacy', namespace: 'legacy', labels: { app: 'legacy' } }, status: { podIP: net.pod('legacy').ip } },
+      { apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'legacy', namespace: 'legacy' }, spec: {
+        workloadSelector: { labels: { app: 'legacy' } },
+        ingress: [{ port: { number: 9081, protocol: 'HTTP', name: 'http' }, defaultEndpoint: '127.0.0.1:8080', captureMode: 'NONE' }],
+        egress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, bind: '127.0.0.1', captureMode: 'NONE', hosts: ['default/*'] }, { hosts: ['default/*'] }],
+      } },
       // Services of another team's namespace: visible by default, scoped away by a Sidecar.
       ...Array.from({ length: 30 }, (_, i) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${i}`, namespace: 'other' }, spec: { clusterIP: net.serviceIp(100 + i), ports: [{ name: 'http', port: 8080 }, { name: 'grpc', port: 9090 }] } })),
     ];
@@ -115,6 +122,8 @@ describe('sidecars in pod network namespaces', () => {
     apps.push(net.spawn('outside', process.execPath, ['-e', HTTP_APP, 'outside', '8000'], { stdio: ['ignore', 'pipe', 'pipe'] }));
     for (const v of ['v1', 'v2']) apps.push(net.spawn(`mongo-${v}`, process.execPath, ['-e', TCP_TAG, `mongo-${v}`, '27017'], { stdio: ['ignore', 'pipe', 'pipe'] }));
     sidecars.push(await startSidecar(net, { pod: 'productpage', labels: { app: 'productpage', version: 'v1' }, xdsSocket, workDir: work }));
+    apps.push(net.spawn('legacy', process.execPath, ['-e', HTTP_APP, 'legacy', '8080'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    sidecars.push(await startSidecar(net, { pod: 'legacy', namespace: 'legacy', labels: { app: 'legacy' }, xdsSocket, workDir: work, capture: false }));
     for (const s of sidecars) await s.waitFor((d) => d.includes('virtualInbound') && d.includes('virtualOutbound'), 'listeners');
     await sidecars[3].waitFor((d) => d.includes('"name": "9080"') && d.includes('outbound|9080|v2|reviews.default.svc.cluster.local'), 'routes and clusters for reviews');
   });
@@ -160,6 +169,22 @@ describe('sidecars in pod network namespaces', () => {
     await eventually(async () => JSON.stringify((await loop('http://reviews:9080/', {}, 20)).counts) === '{"reviews-v3":20}', 'all traffic on v3');
     await assertNoNack();
     cfg.write('routing.yaml', reviewsRouting('seed'));
+  });
+
+  it('captureMode NONE: without iptables, the app calls the bound egress listener and clients reach the bound ingress listener', async () => {
+    const legacy = sidecars.find((s) => s.pod === 'legacy')!;
+    await legacy.waitFor((d) => d.includes('127.0.0.1_9080') && d.includes('0.0.0.0_9081'), 'bound listeners');
+    const run = async (pod: string, url: string, headers: Record<string, string>, n: number) => {
+      const r = await net.exec(pod, process.execPath, ['-e', HTTP_LOOP, url, JSON.stringify(headers), String(n)], { timeoutMs: 60_000 });
+      return JSON.parse(r.stdout) as { counts: Record<string, number>; failures: string[] };
+    };
+    await eventually(async () => ((await run('legacy', 'http://127.0.0.1:9080/', { host: 'reviews.default', 'end-user': 'jason' }, 1)).counts['reviews-v2'] ?? 0) === 1, 'egress through the bound listener');
+    assert.deepEqual(await run('legacy', 'http://127.0.0.1:9080/', { host: 'reviews.default', 'end-user': 'jason' }, 20), { counts: { 'reviews-v2': 20 }, failures: [] });
+    assert.deepEqual(await run('legacy', 'http://127.0.0.1:9080/', { host: 'reviews.default.svc.cluster.local:9080' }, 20), { counts: { 'reviews-v1': 20 }, failures: [] });
+    const inbound = await run('outside', `http://${net.pod('legacy').ip}:9081/`, {}, 10);
+    assert.deepEqual(inbound, { counts: { legacy: 10 }, failures: [] });
+    assert.ok(((await legacy.stats())['http.inbound_0.0.0.0_9081.downstream_rq_completed'] ?? 0) >= 10);
+    await assertNoNack();
   });
 
   it('routes a TCP service by a TCPRoute with weights', async () => {
