@@ -85,6 +85,8 @@ export interface ConfigSnapshot {
 
   /** Service by exact hostname (FQDN) — a ServiceEntry and a Kubernetes Service may share a host; Kubernetes wins here. */
   serviceByHost(hostname: string): MeshService | undefined;
+  /** Labels of the pod a proxy runs in, by namespace/name or else by IP (undefined when unknown). */
+  workloadLabels(namespace: string, podName: string, ip?: string): Readonly<Record<string, string>> | undefined;
   /** Secret by namespace/name (Kubernetes TLS or generic with tls.crt/tls.key/ca.crt). */
   secret(namespace: string, name: string): TlsSecret | undefined;
   /** Gateways whose selector matches the labels (Istio: any namespace unless scoped), sorted by namespace/name. */

@@ -113,6 +113,10 @@ export function snapshotFromObjects(objects: readonly Resource[], opts: Snapshot
     virtualServices, destinationRules, gateways, serviceEntries, sidecars, services, namespaces,
     serviceByHost: (h) => hostIndex.get(h),
     secret: (ns, name) => secrets.get(`${ns}/${name}`),
+    workloadLabels: (ns, name, ip) => {
+      const pod = podIndex.byName.get(`${ns}/${name}`) ?? (ip ? podIndex.byIp.get(ip) : undefined);
+      return pod ? { ...(pod.metadata.labels ?? {}) } : undefined;
+    },
     gatewaysForWorkload: (labels) => gateways.filter((g) => labelsMatch(g.spec.selector, labels)),
     virtualServicesForGateway: (gw) => vsByGateway.get(gw) ?? [],
     meshVirtualServices: () => vsByGateway.get('mesh') ?? [],

@@ -62,9 +62,17 @@ export function translateSidecar(snapshot: ConfigSnapshot, proxy: ProxyInfo): Tr
   };
 }
 
+/** A proxy that sent no labels gets those of its pod in the registry (found by name, else by IP). */
+export function withWorkloadLabels(snapshot: ConfigSnapshot, proxy: ProxyInfo): ProxyInfo {
+  if (Object.keys(proxy.labels).length > 0) return proxy;
+  const labels = snapshot.workloadLabels(proxy.namespace, proxy.podName, proxy.ips[0]);
+  return labels ? { ...proxy, labels } : proxy;
+}
+
 export function translate(snapshot: ConfigSnapshot, proxy: ProxyInfo): TranslationResult {
-  if (proxy.type === 'router') return translateGateway(snapshot, proxy);
-  return translateSidecar(snapshot, proxy);
+  const p = withWorkloadLabels(snapshot, proxy);
+  if (p.type === 'router') return translateGateway(snapshot, p);
+  return translateSidecar(snapshot, p);
 }
 
 export { checkConsistency } from './consistency.js';

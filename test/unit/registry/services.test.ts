@@ -145,3 +145,17 @@ describe('Registry', () => {
     assert.equal(reg.snapshot().services.length, 0);
   });
 });
+
+describe('proxy labels from the registry', async () => {
+  const { translate } = await import('../../../src/translator/index.js');
+  const { parseNodeId } = await import('../../../src/proxy/node.js');
+  it('a gateway proxy that sends no LABELS is matched by its pod labels', () => {
+    const snap = snapshotFromObjects(objs(
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'gw-0', namespace: 'istio-system', labels: { istio: 'ingressgateway' } }, status: { podIP: '10.1.1.1' } },
+      { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'g', namespace: 'istio-system' }, spec: { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] } },
+    ));
+    const p = parseNodeId('router~10.1.1.1~gw-0.istio-system~istio-system.svc.cluster.local');
+    assert.ok(p.ok);
+    assert.deepEqual(translate(snap, p.value).listeners.map((l) => l.name), ['0.0.0.0_80']);
+  });
+});
