@@ -1,4 +1,11 @@
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
+import { startWebhookServer } from '../admin/webhook.js';
+import { KubeSource, type StatusReport } from '../sources/kube/kube-source.js';
+import { LeaderElector } from '../sources/kube/leader.js';
+import { KubeRest } from '../sources/kube/rest.js';
+import { StatusWriter } from '../sources/kube/status.js';
 import { startAdminServer, type AdminServer } from '../admin/server.js';
 import { createMetrics, type Metrics } from '../admin/metrics.js';
 import { createLogger, type Logger } from '../log.js';
@@ -10,7 +17,14 @@ import { XdsServer } from '../xds/server.js';
 import { redactSecrets } from './translate.js';
 
 export interface ServeOptions {
-  configDir: string;
+  /** File mode: a folder of YAML. */
+  configDir?: string;
+  /** Kubernetes mode: a kubeconfig path, or 'in-cluster'. */
+  kubeconfig?: string;
+  /** HTTPS admission webhook (Kubernetes mode): address, certificate and key files. */
+  webhook?: { address: string; certFile: string; keyFile: string };
+  /** Leader election (Kubernetes mode): the Lease's namespace and this replica's identity. */
+  leaderElection?: { namespace: string; identity: string; leaseDurationSeconds?: number };
   xdsAddress: string;
   adminAddress: string;
   logger?: Logger;
@@ -51,8 +65,47 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     },
   }, logger);
 
-  const source = new FileSource({ dir: opts.configDir, registry, logger, metrics, watch: opts.watch ?? true });
-  await source.start();
+  let source: { stop(): Promise<void> };
+  const extraStops: Array<() => Promise<void>> = [];
+  if (opts.kubeconfig) {
+    const kc = new KubeConfig();
+    if (opts.kubeconfig === 'in-cluster') kc.loadFromCluster();
+    else kc.loadFromFile(opts.kubeconfig);
+    const rest = new KubeRest(kc);
+    let elector: LeaderElector | undefined;
+    const statusWriter = new StatusWriter(rest, logger, () => elector?.isLeader() ?? true);
+    const lastReports = new Map<string, StatusReport>();
+    const kube = new KubeSource({
+      kubeConfig: kc, rest, registry, logger, metrics,
+      onIstioObject: (report) => {
+        const m = report.object.metadata as { namespace?: string; name?: string };
+        lastReports.set(`${report.kind.kind}/${m.namespace}/${m.name}`, report);
+        statusWriter.write(report).catch((err: unknown) => logger.warn({ err: String(err) }, 'status write failed'));
+      },
+    });
+    if (opts.leaderElection) {
+      elector = new LeaderElector({
+        rest, logger, ...opts.leaderElection,
+        // A new leader (re)writes the status of everything it has seen.
+        onChange: (leader) => { if (leader) for (const r of lastReports.values()) statusWriter.write(r).catch(() => undefined); },
+      });
+      elector.start();
+      extraStops.push(() => elector!.stop());
+    }
+    await kube.start();
+    source = kube;
+    if (opts.webhook) {
+      const wh = await startWebhookServer(opts.webhook.address, opts.webhook.certFile, opts.webhook.keyFile, logger);
+      extraStops.push(() => wh.close());
+    }
+  } else if (opts.configDir) {
+    const files = new FileSource({ dir: opts.configDir, registry, logger, metrics, watch: opts.watch ?? true });
+    await files.start();
+    source = files;
+  } else {
+    await admin.close();
+    throw new Error('serve needs --config-dir DIR or --kubeconfig PATH|in-cluster');
+  }
   // Pushes start only after the source has synced, so no proxy ever sees a half-loaded registry.
   const unsubscribe = registry.onChange((change) => xds.requestPush({
     reason: `registry version ${change.version}: ${change.keys.slice(0, 5).join(', ')}${change.keys.length > 5 ? ', ...' : ''}`,
@@ -60,7 +113,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }));
   const xdsAddress = await xds.listen(opts.xdsAddress);
   ready = true;
-  logger.info({ xdsAddress, adminAddress: admin.address, configDir: opts.configDir }, 'meshpilot serving');
+  logger.info({ xdsAddress, adminAddress: admin.address, configDir: opts.configDir, kubeconfig: opts.kubeconfig }, 'meshpilot serving');
 
   let stopped = false;
   return {
@@ -72,6 +125,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       if (stopped) return;
       stopped = true;
       unsubscribe();
+      for (const stop of extraStops) await stop();
       await source.stop();
       await xds.close();
       await admin.close();
@@ -84,13 +138,25 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('Run the control plane: watch a config folder and serve xDS to Envoy')
-    .requiredOption('--config-dir <dir>', 'folder of Istio and Kubernetes YAML (watched)')
+    .option('--config-dir <dir>', 'file mode: folder of Istio and Kubernetes YAML (watched)')
+    .option('--kubeconfig <path>', "Kubernetes mode: kubeconfig file, or 'in-cluster'")
+    .option('--webhook-address <addr>', 'Kubernetes mode: serve the validating admission webhook (HTTPS) here')
+    .option('--webhook-cert <file>', 'webhook serving certificate (PEM)')
+    .option('--webhook-key <file>', 'webhook serving key (PEM)')
+    .option('--leader-election-namespace <ns>', 'Kubernetes mode: elect a status-writing leader with a Lease in this namespace')
+    .option('--identity <id>', 'this replica in leader election (default: hostname-pid)')
+    .option('--lease-duration <seconds>', 'leader election lease duration', '15')
     .option('--xds-address <addr>', 'gRPC ADS listen address, HOST:PORT or unix:///PATH', '127.0.0.1:15010')
     .option('--admin-address <addr>', 'health, metrics and debug HTTP address', '127.0.0.1:15014')
     .option('--debounce <ms>', 'quiet period before a push, in milliseconds', '100')
-    .action(async (opts: { configDir: string; xdsAddress: string; adminAddress: string; debounce: string }) => {
+    .action(async (opts: { configDir?: string; kubeconfig?: string; xdsAddress: string; adminAddress: string; debounce: string; webhookAddress?: string; webhookCert?: string; webhookKey?: string; leaderElectionNamespace?: string; identity?: string; leaseDuration: string }) => {
       const logger = createLogger();
-      const server = await startServer({ ...opts, debounceMs: Number(opts.debounce), logger });
+      if (opts.webhookAddress && (!opts.webhookCert || !opts.webhookKey)) throw new Error('--webhook-address needs --webhook-cert and --webhook-key');
+      const server = await startServer({
+        configDir: opts.configDir, kubeconfig: opts.kubeconfig, xdsAddress: opts.xdsAddress, adminAddress: opts.adminAddress, debounceMs: Number(opts.debounce), logger,
+        webhook: opts.webhookAddress ? { address: opts.webhookAddress, certFile: opts.webhookCert!, keyFile: opts.webhookKey! } : undefined,
+        leaderElection: opts.leaderElectionNamespace ? { namespace: opts.leaderElectionNamespace, identity: opts.identity ?? `${hostname()}-${process.pid}`, leaseDurationSeconds: Number(opts.leaseDuration) } : undefined,
+      });
       const shutdown = (signal: string) => {
         logger.info({ signal }, 'shutting down');
         server.stop().then(() => process.exit(0), (err: unknown) => {

@@ -37,8 +37,8 @@ export function httpGet(url: string): Promise<{ status: number; body: string }> 
   });
 }
 
-export async function startMeshpilot(opts: { configDir: string; xdsAddress?: string; adminAddress?: string; debounceMs?: number; timeoutMs?: number }): Promise<MeshpilotProcess> {
-  const args = [MAIN, 'serve', '--config-dir', opts.configDir,
+export async function startMeshpilot(opts: { configDir?: string; extraArgs?: string[]; xdsAddress?: string; adminAddress?: string; debounceMs?: number; timeoutMs?: number }): Promise<MeshpilotProcess> {
+  const args = [MAIN, 'serve', ...(opts.configDir ? ['--config-dir', opts.configDir] : []), ...(opts.extraArgs ?? []),
     '--xds-address', opts.xdsAddress ?? '127.0.0.1:0', '--admin-address', opts.adminAddress ?? '127.0.0.1:0',
     '--debounce', String(opts.debounceMs ?? 100)];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHPILOT_LOG_LEVEL: 'debug' } });

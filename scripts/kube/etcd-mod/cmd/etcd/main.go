@@ -1,0 +1,12 @@
+// Command etcd runs the upstream etcd server (test tooling only).
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() {
+	etcdmain.Main(os.Args)
+}
