@@ -33,6 +33,16 @@ if (roots.some((r) => r.includes('e2e')) && !process.env.MESHPILOT_ENVOY) {
   process.env.MESHPILOT_ENVOY = inst.stdout.trim().split('\n').pop();
   console.error(`using Envoy at ${process.env.MESHPILOT_ENVOY}`);
 }
+// The Kubernetes tests need a real control plane built from the Go module proxy (cached outside the
+// clone, about 5 min cold): build it once here rather than in several test processes at once.
+if (roots.some((r) => r.includes('e2e')) && !process.env.MESHPILOT_KUBE_BIN) {
+  const kube = spawnSync('bash', ['scripts/kube/build.sh'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (kube.status !== 0) {
+    console.error('building the test Kubernetes control plane failed (scripts/kube/build.sh)');
+    process.exit(1);
+  }
+  process.env.MESHPILOT_KUBE_BIN = kube.stdout.trim().split('\n').pop();
+}
 const concurrency = process.env.MESHPILOT_TEST_CONCURRENCY ?? '2';
 const r = spawnSync(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
