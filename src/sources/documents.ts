@@ -60,7 +60,9 @@ export function parseDocuments(text: string, file: string): { documents: SourceD
       // Only the first error: the ones after it are usually its echoes.
       const e = doc.errors[0];
       const l = e.linePos?.[0]?.line ?? line;
-      errors.push({ file, index, line: l, message: `YAML syntax error at line ${l}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` });
+      const what = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      const context = l !== line ? ` (in the document starting at line ${line})` : '';
+      errors.push({ file, index, line: l, message: `YAML syntax error at line ${l}: ${what}${context}` });
       return;
     }
     let object: unknown;
@@ -99,7 +101,7 @@ export function parseDocuments(text: string, file: string): { documents: SourceD
   return { documents, errors };
 }
 
-/** Byte-wise comparison so the order is the same on every machine and locale. */
+/** Code-unit comparison (not localeCompare), so the order is the same on every machine and locale. */
 function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -95,7 +95,7 @@ describe('listConfigFiles', () => {
   });
   after(async () => { await rm(dir, { recursive: true, force: true }); });
 
-  it('walks folders recursively, sorted byte-wise, config extensions only, dot entries skipped, symlinks followed once', async () => {
+  it('walks folders recursively, sorted by code unit, config extensions only, dot entries skipped, symlinks followed once', async () => {
     const files = await listConfigFiles([dir]);
     assert.deepEqual(files.map((f) => f.slice(dir.length + 1)), ['B.json', 'a.yml', 'b/nested/y.yaml', 'b/x.YAML', 'link.yaml', 'linkdir/r.yaml', 'z.yaml']);
   });
