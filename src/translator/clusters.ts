@@ -1,138 +1,231 @@
-/** Outbound clusters (outbound|PORT|SUBSET|FQDN) with DestinationRule traffic policies applied. */
-import type { ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection, TrafficPolicy } from '../api/index.js';
-import type { ConfigSnapshot, MeshService } from '../registry/model.js';
+/**
+ * Outbound clusters, as Istio builds them for every visible service: per service port (UDP aside)
+ * outbound|PORT||HOST plus outbound|PORT|SUBSET|HOST for each subset of the DestinationRule that
+ * applies, with the DestinationRule's traffic policy (subset overrides top level, port-level
+ * settings replace a level's settings). EDS for registry services, STRICT_DNS / LOGICAL_DNS with
+ * inline endpoints for DNS ServiceEntries, ORIGINAL_DST for resolution NONE.
+ */
+import type { ConnectionPoolSettings, DestinationRule, LoadBalancerSettings, OutlierDetection, TrafficPolicy } from '../api/index.js';
+import type { ConfigSnapshot, MeshService, ServicePort } from '../registry/model.js';
 import type { ProxyInfo } from '../proxy/node.js';
-import type { ResolvedDestination } from './destinations.js';
+import { outboundClusterName, type ResolvedDestination } from './destinations.js';
 import { protoDuration } from './durations.js';
+import { buildLoadAssignment } from './endpoints.js';
+import { adsConfigSource } from './http-connection-manager.js';
 import type { NamedResource } from './types.js';
 
 type Obj = Record<string, unknown>;
 
 const MAX = 4294967295;
+export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
 
-/** The effective policy for a port and subset: subset overrides top level, port-level overrides both. */
-export function effectivePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined, port: number): TrafficPolicy {
-  const merged: TrafficPolicy = { ...(top ?? {}), ...(subset ?? {}) };
-  const pl = (subset?.portLevelSettings ?? top?.portLevelSettings ?? []).find((p) => p.port?.number === port);
-  if (pl) {
-    const { port: _p, ...rest } = pl;
-    Object.assign(merged, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
-  }
-  return merged;
+type PolicyPart = Pick<TrafficPolicy, 'connectionPool' | 'outlierDetection' | 'loadBalancer' | 'tls'>;
+
+function portLevel(policy: TrafficPolicy | undefined, port: number): PolicyPart | undefined {
+  const pl = policy?.portLevelSettings?.find((p) => p.port?.number === port);
+  // Port-level settings do not inherit: they replace the level's four settings.
+  return pl ? { connectionPool: pl.connectionPool, outlierDetection: pl.outlierDetection, loadBalancer: pl.loadBalancer, tls: pl.tls } : undefined;
 }
 
-function lbPolicy(lb: LoadBalancerSettings | undefined): Obj {
-  if (lb?.consistentHash) return lb.consistentHash.maglev ? { lbPolicy: 'MAGLEV' } : { lbPolicy: 'RING_HASH' };
+/** Istio's MergeTrafficPolicy for a port and subset. */
+export function effectivePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined, port: number): PolicyPart {
+  const base: PolicyPart = portLevel(top, port) ?? { connectionPool: top?.connectionPool, outlierDetection: top?.outlierDetection, loadBalancer: top?.loadBalancer, tls: top?.tls };
+  if (!subset) return base;
+  const merged: PolicyPart = {
+    connectionPool: subset.connectionPool ?? base.connectionPool,
+    outlierDetection: subset.outlierDetection ?? base.outlierDetection,
+    loadBalancer: subset.loadBalancer ?? base.loadBalancer,
+    tls: subset.tls ?? base.tls,
+  };
+  return portLevel(subset, port) ?? merged;
+}
+
+function loadBalancing(lb: LoadBalancerSettings | undefined): Obj {
+  const out: Obj = {};
   switch (lb?.simple) {
-    case 'RANDOM': return { lbPolicy: 'RANDOM' };
-    case 'LEAST_REQUEST':
-    case 'LEAST_CONN': return { lbPolicy: 'LEAST_REQUEST' };
-    default: return { lbPolicy: 'ROUND_ROBIN' };
+    case 'RANDOM': out.lbPolicy = 'RANDOM'; break;
+    case 'ROUND_ROBIN': out.lbPolicy = 'ROUND_ROBIN'; break;
+    // Istio's default is LEAST_REQUEST.
+    default: out.lbPolicy = 'LEAST_REQUEST';
   }
+  if (lb?.warmupDurationSecs && (out.lbPolicy === 'ROUND_ROBIN' || out.lbPolicy === 'LEAST_REQUEST')) {
+    const slowStart = { slowStartConfig: { slowStartWindow: protoDuration(lb.warmupDurationSecs) } };
+    if (out.lbPolicy === 'ROUND_ROBIN') out.roundRobinLbConfig = slowStart;
+    else out.leastRequestLbConfig = slowStart;
+  }
+  const ch = lb?.consistentHash;
+  if (ch) {
+    if (ch.maglev) {
+      out.lbPolicy = 'MAGLEV';
+      if (ch.maglev.tableSize) out.maglevLbConfig = { tableSize: { value: ch.maglev.tableSize } };
+    } else {
+      out.lbPolicy = 'RING_HASH';
+      const size = ch.ringHash ? ch.ringHash.minimumRingSize : ch.minimumRingSize || 1024;
+      if (size) out.ringHashLbConfig = { minimumRingSize: { value: size } };
+    }
+    delete out.roundRobinLbConfig;
+    delete out.leastRequestLbConfig;
+  }
+  return out;
 }
 
 function circuitBreakers(cp: ConnectionPoolSettings | undefined): Obj {
+  const positive = (v: number | undefined) => (v !== undefined && v > 0 ? v : MAX);
   return {
     thresholds: [{
-      maxConnections: { value: cp?.tcp?.maxConnections ?? MAX },
-      maxPendingRequests: { value: cp?.http?.http1MaxPendingRequests ?? MAX },
-      maxRequests: { value: cp?.http?.http2MaxRequests ?? MAX },
-      maxRetries: { value: cp?.http?.maxRetries ?? MAX },
+      maxConnections: { value: positive(cp?.tcp?.maxConnections) },
+      maxPendingRequests: { value: positive(cp?.http?.http1MaxPendingRequests) },
+      maxRequests: { value: positive(cp?.http?.http2MaxRequests) },
+      maxRetries: { value: positive(cp?.http?.maxRetries) },
       trackRemaining: true,
     }],
   };
 }
 
-function outlier(od: OutlierDetection | undefined): Obj | undefined {
-  if (!od) return undefined;
-  const out: Obj = {};
-  const c5xx = od.consecutive5xxErrors ?? (od.consecutiveErrors !== undefined ? od.consecutiveErrors : undefined);
+function outlierDetection(od: OutlierDetection): Obj {
+  const out: Obj = { enforcingSuccessRate: { value: 0 } };
+  const c5xx = od.consecutive5xxErrors ?? od.consecutiveErrors;
   if (c5xx !== undefined) {
     out.consecutive_5xx = { value: c5xx };
     out.enforcingConsecutive_5xx = { value: c5xx > 0 ? 100 : 0 };
-  } else out.enforcingConsecutive_5xx = { value: 0 };
+  }
   if (od.consecutiveGatewayErrors !== undefined) {
     out.consecutiveGatewayFailure = { value: od.consecutiveGatewayErrors };
     out.enforcingConsecutiveGatewayFailure = { value: od.consecutiveGatewayErrors > 0 ? 100 : 0 };
   }
   if (od.interval) out.interval = protoDuration(od.interval);
   if (od.baseEjectionTime) out.baseEjectionTime = protoDuration(od.baseEjectionTime);
-  if (od.maxEjectionPercent !== undefined) out.maxEjectionPercent = { value: od.maxEjectionPercent };
+  if (od.maxEjectionPercent) out.maxEjectionPercent = { value: od.maxEjectionPercent };
   if (od.splitExternalLocalOriginErrors) {
     out.splitExternalLocalOriginErrors = true;
-    if (od.consecutiveLocalOriginFailures !== undefined) out.consecutiveLocalOriginFailure = { value: od.consecutiveLocalOriginFailures };
+    if (od.consecutiveLocalOriginFailures) {
+      out.consecutiveLocalOriginFailure = { value: od.consecutiveLocalOriginFailures };
+      out.enforcingConsecutiveLocalOriginFailure = { value: 100 };
+    }
+    out.enforcingLocalOriginSuccessRate = { value: 0 };
   }
-  out.enforcingSuccessRate = { value: 0 };
   return out;
 }
 
-function isHttp2(protocol: string | undefined, cp: ConnectionPoolSettings | undefined): boolean {
-  if (cp?.http?.h2UpgradePolicy === 'UPGRADE') return true;
-  return protocol === 'HTTP2' || protocol === 'GRPC' || protocol === 'GRPC-WEB';
+function isHttp2(port: ServicePort | undefined, cp: ConnectionPoolSettings | undefined): boolean {
+  const policy = cp?.http?.h2UpgradePolicy;
+  if (policy === 'UPGRADE') return true;
+  if (policy === 'DO_NOT_UPGRADE') return false;
+  return port?.protocol === 'HTTP2' || port?.protocol === 'GRPC' || port?.protocol === 'GRPC-WEB';
 }
 
-export function buildOutboundCluster(snapshot: ConfigSnapshot, proxy: ProxyInfo, d: ResolvedDestination): NamedResource {
-  const svc: MeshService | undefined = d.service;
-  const dr = snapshot.destinationRuleFor(d.host, proxy.namespace, svc?.namespace);
-  const subset = dr?.spec.subsets?.find((s) => s.name === d.subset);
-  const policy = effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, d.port);
-  const c: Obj = {
-    name: d.clusterName,
-    connectTimeout: protoDuration(policy.connectionPool?.tcp?.connectTimeout ?? '10s'),
-    ...lbPolicy(policy.loadBalancer),
-    circuitBreakers: circuitBreakers(policy.connectionPool),
-    commonLbConfig: {},
-    metadata: { filterMetadata: { istio: { services: { host: d.host, name: svc?.name ?? d.host, namespace: svc?.namespace ?? '' }, ...(d.subset ? { subset: d.subset } : {}) } } },
+function httpProtocolOptions(port: ServicePort | undefined, cp: ConnectionPoolSettings | undefined): Obj | undefined {
+  const tcp = cp?.tcp;
+  const http = cp?.http;
+  const common: Obj = {};
+  const idle = http?.idleTimeout ?? tcp?.idleTimeout;
+  if (idle) common.idleTimeout = protoDuration(idle);
+  if (http?.maxRequestsPerConnection) common.maxRequestsPerConnection = { value: http.maxRequestsPerConnection };
+  if (tcp?.maxConnectionDuration) common.maxConnectionDuration = protoDuration(tcp.maxConnectionDuration);
+  const h2 = isHttp2(port, cp);
+  if (!h2 && !http?.useClientProtocol && Object.keys(common).length === 0) return undefined;
+  const explicit = http?.useClientProtocol
+    ? { useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} } }
+    : { explicitHttpConfig: h2 ? { http2ProtocolOptions: http?.maxConcurrentStreams ? { maxConcurrentStreams: { value: http.maxConcurrentStreams } } : {} } : { httpProtocolOptions: {} } };
+  return {
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+      '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+      ...(Object.keys(common).length ? { commonHttpProtocolOptions: common } : {}),
+      ...explicit,
+    },
   };
-  const resolution = svc?.resolution ?? 'STATIC';
-  if (resolution === 'NONE') {
-    // No resolution: connect to wherever the application was going (Istio uses ORIGINAL_DST).
-    c.type = 'ORIGINAL_DST';
-    c.lbPolicy = 'CLUSTER_PROVIDED';
-  } else if (resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') {
-    c.type = resolution === 'DNS' ? 'STRICT_DNS' : 'LOGICAL_DNS';
-    c.dnsLookupFamily = 'V4_ONLY';
-    c.loadAssignment = { clusterName: d.clusterName, endpoints: dnsEndpoints(d) };
-  } else {
-    c.type = 'EDS';
-    c.edsClusterConfig = { edsConfig: { ads: {}, resourceApiVersion: 'V3' }, serviceName: d.clusterName };
-  }
-  const od = outlier(policy.outlierDetection);
-  if (od) c.outlierDetection = od;
-  const tcp = policy.connectionPool?.tcp;
-  if (tcp?.maxConnectionDuration || tcp?.idleTimeout || policy.connectionPool?.http?.idleTimeout || policy.connectionPool?.http?.maxRequestsPerConnection || isHttp2(d.servicePort?.protocol, policy.connectionPool)) {
-    const common: Obj = {};
-    const idle = policy.connectionPool?.http?.idleTimeout ?? tcp?.idleTimeout;
-    if (idle) common.idleTimeout = protoDuration(idle);
-    if (tcp?.maxConnectionDuration) common.maxConnectionDuration = protoDuration(tcp.maxConnectionDuration);
-    if (policy.connectionPool?.http?.maxRequestsPerConnection) common.maxRequestsPerConnection = { value: policy.connectionPool.http.maxRequestsPerConnection };
-    const explicit = isHttp2(d.servicePort?.protocol, policy.connectionPool)
-      ? { http2ProtocolOptions: policy.connectionPool?.http?.maxConcurrentStreams ? { maxConcurrentStreams: { value: policy.connectionPool.http.maxConcurrentStreams } } : {} }
-      : { httpProtocolOptions: {} };
-    c.typedExtensionProtocolOptions = {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        ...(Object.keys(common).length ? { commonHttpProtocolOptions: common } : {}),
-        explicitHttpConfig: explicit,
-      },
-    };
-  }
-  if (tcp?.tcpKeepalive) {
-    c.upstreamConnectionOptions = { tcpKeepalive: {
-      ...(tcp.tcpKeepalive.probes !== undefined ? { keepaliveProbes: { value: tcp.tcpKeepalive.probes } } : {}),
-      ...(tcp.tcpKeepalive.time ? { keepaliveTime: { value: Math.floor(protoDuration(tcp.tcpKeepalive.time).seconds) } } : {}),
-      ...(tcp.tcpKeepalive.interval ? { keepaliveInterval: { value: Math.floor(protoDuration(tcp.tcpKeepalive.interval).seconds) } } : {}),
-    } };
-  }
-  return { name: d.clusterName, value: c };
+}
+
+function tcpKeepalive(cp: ConnectionPoolSettings | undefined): Obj | undefined {
+  const ka = cp?.tcp?.tcpKeepalive;
+  if (!ka) return undefined;
+  return { tcpKeepalive: {
+    ...(ka.probes !== undefined ? { keepaliveProbes: { value: ka.probes } } : {}),
+    ...(ka.time ? { keepaliveTime: { value: protoDuration(ka.time).seconds } } : {}),
+    ...(ka.interval ? { keepaliveInterval: { value: protoDuration(ka.interval).seconds } } : {}),
+  } };
 }
 
 function dnsEndpoints(d: ResolvedDestination): Obj[] {
   const svc = d.service!;
   const portName = d.servicePort?.name ?? '';
-  const eps: ReadonlyArray<{ address: string; ports: Readonly<Record<string, number>>; weight: number }> = svc.endpoints.length > 0 ? svc.endpoints : [{ address: svc.hostname, ports: {}, weight: 1 }];
+  const eps = svc.endpoints.length > 0 ? svc.endpoints : [{ address: svc.hostname, ports: {} as Record<string, number>, weight: 1 }];
   return [{ lbEndpoints: eps.map((e) => ({
     endpoint: { address: { socketAddress: { address: e.address, portValue: e.ports[portName] ?? d.servicePort?.targetPort ?? d.port } } },
     loadBalancingWeight: { value: e.weight },
   })) }];
+}
+
+/** The cluster for one service port and subset (the DestinationRule passed is the one that applies). */
+export function buildOutboundCluster(d: ResolvedDestination, dr: DestinationRule | undefined): NamedResource {
+  const svc: MeshService | undefined = d.service;
+  const subset = dr?.spec.subsets?.find((s) => s.name === d.subset);
+  const policy = effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, d.port);
+  const cp = policy.connectionPool;
+  const c: Obj = {
+    name: d.clusterName,
+    connectTimeout: protoDuration(cp?.tcp?.connectTimeout ?? '10s'),
+    ...loadBalancing(policy.loadBalancer),
+    circuitBreakers: circuitBreakers(cp),
+    commonLbConfig: {},
+    metadata: { filterMetadata: { istio: { services: [{ host: d.host, name: svc?.name ?? d.host, namespace: svc?.namespace ?? '' }], ...(d.subset ? { subset: d.subset } : {}) } } },
+  };
+  const resolution = svc?.resolution ?? 'STATIC';
+  if (resolution === 'NONE' || policy.loadBalancer?.simple === 'PASSTHROUGH') {
+    // Connect to wherever the client was going (Istio: ORIGINAL_DST).
+    c.type = 'ORIGINAL_DST';
+    c.lbPolicy = 'CLUSTER_PROVIDED';
+  } else if (resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') {
+    c.type = resolution === 'DNS' ? 'STRICT_DNS' : 'LOGICAL_DNS';
+    c.dnsLookupFamily = 'V4_ONLY';
+    c.dnsRefreshRate = { seconds: 60, nanos: 0 };
+    c.respectDnsTtl = true;
+    c.loadAssignment = { clusterName: d.clusterName, endpoints: dnsEndpoints(d) };
+  } else {
+    c.type = 'EDS';
+    c.edsClusterConfig = { edsConfig: adsConfigSource(), serviceName: d.clusterName };
+  }
+  if (policy.outlierDetection) {
+    c.outlierDetection = outlierDetection(policy.outlierDetection);
+    // Istio disables the panic threshold (minHealthPercent, default 0) with outlier detection.
+    const min = policy.outlierDetection.minHealthPercent ?? 0;
+    if (min >= 0) c.commonLbConfig = { healthyPanicThreshold: { value: min } };
+  }
+  const hpo = httpProtocolOptions(d.servicePort, cp);
+  if (hpo) c.typedExtensionProtocolOptions = hpo;
+  const ka = tcpKeepalive(cp);
+  if (ka) c.upstreamConnectionOptions = ka;
+  // TODO(upstream TLS): DestinationRule trafficPolicy.tls (SIMPLE / MUTUAL origination) is not applied yet.
+  // TODO(locality): loadBalancer.localityLbSetting (distribute / failover) and mesh-wide locality LB are not applied yet.
+  return { name: d.clusterName, value: c };
+}
+
+export interface ServiceClusters {
+  clusters: NamedResource[];
+  /** One ClusterLoadAssignment per EDS cluster. */
+  endpoints: NamedResource[];
+}
+
+/** Clusters (and CLAs) for every port (UDP aside) and DestinationRule subset of the given services. */
+export function buildServiceClusters(snapshot: ConfigSnapshot, proxy: ProxyInfo, services: readonly MeshService[]): ServiceClusters {
+  const clusters: NamedResource[] = [];
+  const endpoints: NamedResource[] = [];
+  for (const svc of services) {
+    const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace);
+    for (const port of svc.ports) {
+      if (port.protocol === 'UDP') continue;
+      for (const subset of ['', ...(dr?.spec.subsets ?? []).map((s) => s.name)]) {
+        const d: ResolvedDestination = { host: svc.hostname, port: port.port, subset, clusterName: outboundClusterName(port.port, subset, svc.hostname), service: svc, servicePort: port };
+        const c = buildOutboundCluster(d, dr);
+        clusters.push(c);
+        if (c.value.type === 'EDS') endpoints.push(buildLoadAssignment(d, dr));
+      }
+    }
+  }
+  return { clusters, endpoints };
+}
+
+/** Istio's BlackHoleCluster: a cluster without endpoints (connections to it fail). */
+export function blackHoleCluster(): NamedResource {
+  return { name: BLACKHOLE_CLUSTER, value: { name: BLACKHOLE_CLUSTER, type: 'STATIC', connectTimeout: { seconds: 10, nanos: 0 } } };
 }

@@ -1,6 +1,7 @@
 /**
- * Resolving a VirtualService destination to the cluster that serves it, with Istio's naming:
- * outbound|PORT|SUBSET|FQDN.
+ * Resolving a VirtualService destination to the cluster that serves it, with Istio's naming
+ * outbound|PORT|SUBSET|FQDN. The cluster may not exist (unknown host, port or subset): Envoy then
+ * answers 503 NC, as with Istio.
  */
 import type { Destination } from '../api/index.js';
 import { resolveShortName } from '../registry/hosts.js';
@@ -20,19 +21,22 @@ export function outboundClusterName(port: number, subset: string, host: string):
   return `outbound|${port}|${subset}|${host}`;
 }
 
-export function resolveDestination(snapshot: ConfigSnapshot, dest: Destination, configNamespace: string): ResolvedDestination {
+/**
+ * Istio's port choice: destination.port.number, else the service's only port, else the port the
+ * request arrived on (the listener / gateway server port).
+ */
+export function resolveDestination(snapshot: ConfigSnapshot, dest: Destination, configNamespace: string, listenerPort: number): ResolvedDestination {
   const host = resolveShortName(dest.host, configNamespace, snapshot.mesh.domainSuffix);
   const service = snapshot.serviceByHost(host);
   let port = dest.port?.number;
-  if (port === undefined && service && service.ports.length === 1) port = service.ports[0].port;
-  const resolvedPort = port ?? 80;
+  if (port === undefined) port = service && service.ports.length === 1 ? service.ports[0].port : listenerPort;
   const subset = dest.subset ?? '';
   return {
     host,
-    port: resolvedPort,
+    port,
     subset,
-    clusterName: outboundClusterName(resolvedPort, subset, host),
+    clusterName: outboundClusterName(port, subset, host),
     service,
-    servicePort: service?.ports.find((p) => p.port === resolvedPort),
+    servicePort: service?.ports.find((p) => p.port === port),
   };
 }

@@ -1,9 +1,13 @@
-/** ClusterLoadAssignments: the ready endpoints of a service port whose labels match the subset. */
-import type { ConfigSnapshot } from '../registry/model.js';
-import type { ProxyInfo } from '../proxy/node.js';
+/**
+ * ClusterLoadAssignments: the ready endpoints of a service whose labels match the subset's labels,
+ * grouped by locality, each on its target port (the endpoint's port for the service port name).
+ * No match (or a subset no DestinationRule defines) gives an empty assignment: Envoy answers 503.
+ */
+import type { DestinationRule } from '../api/index.js';
 import { labelsMatch } from '../registry/services.js';
 import type { ResolvedDestination } from './destinations.js';
 import type { NamedResource } from './types.js';
+import { compareStrings } from './ordering.js';
 
 type Obj = Record<string, unknown>;
 
@@ -12,18 +16,15 @@ function localityObject(l: string): Obj {
   return { ...(region ? { region } : {}), ...(zone ? { zone } : {}), ...(subZone ? { subZone } : {}) };
 }
 
-export function buildLoadAssignment(snapshot: ConfigSnapshot, proxy: ProxyInfo, d: ResolvedDestination): NamedResource {
+export function buildLoadAssignment(d: ResolvedDestination, dr: DestinationRule | undefined): NamedResource {
   const svc = d.service;
-  const dr = svc ? snapshot.destinationRuleFor(d.host, proxy.namespace, svc.namespace) : undefined;
-  const subsetLabels = d.subset ? dr?.spec.subsets?.find((s) => s.name === d.subset)?.labels : undefined;
-  // A subset that no DestinationRule defines selects nothing (Envoy answers 503, as with Istio).
-  const subsetKnown = !d.subset || dr?.spec.subsets?.some((s) => s.name === d.subset);
-  const portName = d.servicePort?.name;
+  const subset = d.subset ? dr?.spec.subsets?.find((s) => s.name === d.subset) : undefined;
   const byLocality = new Map<string, Obj[]>();
-  if (svc && d.servicePort && subsetKnown) {
+  if (svc && d.servicePort && (!d.subset || subset)) {
+    const sp = d.servicePort;
     for (const e of svc.endpoints) {
-      if (!e.ready || !labelsMatch(subsetLabels, e.labels)) continue;
-      const port = (portName !== undefined ? e.ports[portName] : undefined) ?? d.servicePort.targetPort ?? d.servicePort.port;
+      if (!e.ready || !labelsMatch(subset?.labels, e.labels)) continue;
+      const port = e.ports[sp.name] ?? sp.targetPort ?? sp.port;
       const list = byLocality.get(e.locality) ?? [];
       list.push({
         endpoint: { address: e.address.startsWith('unix://') ? { pipe: { path: e.address.slice(7) } } : { socketAddress: { address: e.address, portValue: port } } },
@@ -33,10 +34,10 @@ export function buildLoadAssignment(snapshot: ConfigSnapshot, proxy: ProxyInfo, 
       byLocality.set(e.locality, list);
     }
   }
-  const endpoints = [...byLocality.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([loc, lbEndpoints]) => ({
+  const endpoints = [...byLocality.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([loc, lbEndpoints]) => ({
     ...(loc ? { locality: localityObject(loc) } : {}),
     lbEndpoints,
-    loadBalancingWeight: { value: lbEndpoints.reduce((n, e) => n + ((e.loadBalancingWeight as { value: number }).value), 0) },
+    loadBalancingWeight: { value: lbEndpoints.reduce((n, e) => n + (e.loadBalancingWeight as { value: number }).value, 0) },
   }));
   return { name: d.clusterName, value: { clusterName: d.clusterName, endpoints } };
 }

@@ -1,142 +1,132 @@
-/** Gateway listeners: one per bind:port, a filter chain for plain HTTP and one per TLS-terminating server (SNI). */
+/**
+ * Gateway listeners, one per bind:port: a single HTTP connection manager chain for plain HTTP
+ * servers (route http.PORT), a TLS-terminating chain per HTTPS server selected by SNI (route
+ * https.PORT.NAME.GATEWAY.NS, certificates over SDS), tcp_proxy chains for TCP / TLS servers.
+ * A server whose chain cannot be built (missing secret, no route) is left out with a note; a
+ * listener without chains is not emitted.
+ */
 import type { ConfigSnapshot } from '../registry/model.js';
 import type { ProxyInfo } from '../proxy/node.js';
+import { buildDownstreamTls } from './downstream-tls.js';
+import { sniHostsFor } from './host-matching.js';
+import { httpConnectionManager } from './http-connection-manager.js';
+import { buildPassthroughChains, buildTcpServerFilter } from './gateway-tcp.js';
 import type { GatewayServer, ListenerGroup } from './gateway-servers.js';
-import { CORS_FILTER, FAULT_FILTER } from './route-action.js';
-import { buildCaSecret, buildCertificateSecret, caSdsName, sdsConfig, sdsName } from './secrets.js';
 import type { NamedResource } from './types.js';
+import { byName } from './ordering.js';
 
 type Obj = Record<string, unknown>;
 
-export function httpConnectionManager(statPrefix: string, routeName: string): Obj {
-  return {
-    name: 'envoy.filters.network.http_connection_manager',
-    typedConfig: {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-      statPrefix,
-      codecType: 'AUTO',
-      rds: { configSource: { ads: {}, resourceApiVersion: 'V3' }, routeConfigName: routeName },
-      httpFilters: [
-        { name: FAULT_FILTER, typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' } },
-        { name: CORS_FILTER, typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } },
-        { name: 'envoy.filters.http.router', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
-      ],
-      useRemoteAddress: { value: true },
-      normalizePath: { value: true },
-      pathWithEscapedSlashesAction: 'KEEP_UNCHANGED',
-      upgradeConfigs: [{ upgradeType: 'websocket' }],
-      serverName: 'istio-envoy',
-    },
-  };
-}
-
-const TLS_VERSIONS: Record<string, string> = { TLS_AUTO: 'TLS_AUTO', TLSV1_0: 'TLSv1_0', TLSV1_1: 'TLSv1_1', TLSV1_2: 'TLSv1_2', TLSV1_3: 'TLSv1_3' };
+const ALPN_HTTP = ['h2', 'http/1.1'];
+const TLS_INSPECTOR = { name: 'envoy.filters.listener.tls_inspector', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } };
 
 export interface GatewayListenerResult {
   listeners: NamedResource[];
+  /** RDS names the listeners reference. */
+  routeNames: Set<string>;
   secrets: NamedResource[];
   notes: string[];
 }
 
-function tlsChain(snapshot: ConfigSnapshot, proxy: ProxyInfo, s: GatewayServer, group: ListenerGroup, secrets: Map<string, NamedResource>, notes: string[]): Obj | undefined {
-  const tls = s.server.tls!;
-  const mutual = tls.mode === 'MUTUAL' || tls.mode === 'OPTIONAL_MUTUAL';
-  const common: Obj = { alpnProtocols: ['h2', 'http/1.1'] };
-  if (tls.credentialName || tls.credentialNames?.length) {
-    const cred = tls.credentialName ?? tls.credentialNames![0];
-    const secret = snapshot.secret(proxy.namespace, cred);
-    const cert = secret && buildCertificateSecret(cred, secret);
-    if (!cert) {
-      notes.push(`Gateway ${s.gateway.metadata.namespace}/${s.gateway.metadata.name} server ${s.index}: secret ${proxy.namespace}/${cred} not found or has no tls.crt/tls.key; server skipped`);
-      return undefined;
-    }
-    secrets.set(cert.name, cert);
-    common.tlsCertificateSdsSecretConfigs = [sdsConfig(sdsName(cred))];
-    if (mutual) {
-      const caSecret = snapshot.secret(proxy.namespace, `${cred}-cacert`) ?? secret;
-      const ca = caSecret && buildCaSecret(cred, caSecret);
-      if (!ca) {
-        notes.push(`Gateway ${s.gateway.metadata.namespace}/${s.gateway.metadata.name} server ${s.index}: MUTUAL needs ca.crt in ${cred} or ${cred}-cacert; server skipped`);
-        return undefined;
-      }
-      secrets.set(caSdsName(cred), { name: caSdsName(cred), value: { ...ca.value, name: caSdsName(cred) } });
-      common.validationContextSdsSecretConfig = sdsConfig(caSdsName(cred));
-    }
-  } else {
-    common.tlsCertificates = [{ certificateChain: { filename: tls.serverCertificate }, privateKey: { filename: tls.privateKey } }];
-    if (mutual && tls.caCertificates) common.validationContext = { trustedCa: { filename: tls.caCertificates } };
-  }
-  if (tls.minProtocolVersion || tls.maxProtocolVersion || tls.cipherSuites?.length) {
-    common.tlsParams = {
-      ...(tls.minProtocolVersion ? { tlsMinimumProtocolVersion: TLS_VERSIONS[tls.minProtocolVersion] } : {}),
-      ...(tls.maxProtocolVersion ? { tlsMaximumProtocolVersion: TLS_VERSIONS[tls.maxProtocolVersion] } : {}),
-      ...(tls.cipherSuites?.length ? { cipherSuites: tls.cipherSuites } : {}),
-    };
-  }
-  const serverNames = [...new Set(s.server.hosts.map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h)).filter((h) => h !== '*'))].sort();
+function describe(s: GatewayServer): string {
+  return `Gateway ${s.gatewayRef} spec.servers[${s.index}]`;
+}
+
+function statPrefixFor(group: ListenerGroup): string {
+  return `outbound_${group.bind}_${group.port}`;
+}
+
+interface ChainResult { chain?: Obj; tls: boolean; secrets: NamedResource[]; note?: string }
+
+function serverNamesMatch(s: GatewayServer): Obj {
+  const names = sniHostsFor(s.server);
+  return names.length ? { filterChainMatch: { serverNames: names } } : {};
+}
+
+function httpsChain(snapshot: ConfigSnapshot, proxy: ProxyInfo, group: ListenerGroup, s: GatewayServer): ChainResult {
+  const tls = buildDownstreamTls(snapshot, proxy.namespace, s.server.tls!, ALPN_HTTP);
+  if (!tls.ok) return { tls: true, secrets: [], note: `${describe(s)}: ${tls.reason}; server skipped` };
   return {
-    name: s.routeName,
-    ...(serverNames.length ? { filterChainMatch: { serverNames } } : {}),
-    transportSocket: {
-      name: 'envoy.transport_sockets.tls',
-      typedConfig: {
-        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
-        commonTlsContext: common,
-        ...(mutual ? { requireClientCertificate: { value: tls.mode === 'MUTUAL' } } : {}),
-      },
+    tls: true,
+    secrets: tls.secrets,
+    chain: {
+      name: s.routeName,
+      ...serverNamesMatch(s),
+      transportSocket: tls.transportSocket,
+      filters: [httpConnectionManager(s.server.name || statPrefixFor(group), s.routeName, { useRemoteAddress: true, forwardClientCert: true })],
     },
-    filters: [httpConnectionManager(`outbound_${group.bind}_${group.port}`, s.routeName)],
   };
+}
+
+function tcpChain(snapshot: ConfigSnapshot, proxy: ProxyInfo, s: GatewayServer): ChainResult {
+  const filter = buildTcpServerFilter(snapshot, proxy, s);
+  if (!filter) return { tls: false, secrets: [], note: `${describe(s)}: no VirtualService tcp route applies; server skipped` };
+  if (s.kind === 'tcp') return { tls: false, secrets: [], chain: { filters: [filter] } };
+  const tls = buildDownstreamTls(snapshot, proxy.namespace, s.server.tls!, []);
+  if (!tls.ok) return { tls: true, secrets: [], note: `${describe(s)}: ${tls.reason}; server skipped` };
+  return { tls: true, secrets: tls.secrets, chain: { ...serverNamesMatch(s), transportSocket: tls.transportSocket, filters: [filter] } };
 }
 
 export function buildGatewayListeners(snapshot: ConfigSnapshot, proxy: ProxyInfo, groups: readonly ListenerGroup[]): GatewayListenerResult {
   const secrets = new Map<string, NamedResource>();
   const notes: string[] = [];
   const listeners: NamedResource[] = [];
+  const routeNames = new Set<string>();
   for (const group of groups) {
-    const chains: Obj[] = [];
-    const usedMatches = new Set<string>();
-    let hasTls = false;
-    let plainAdded = false;
+    const chains: Array<{ chain: Obj; tls: boolean }> = [];
+    const knownSni = new Set<string>();
+    const http = group.servers.filter((s) => s.kind === 'http');
+    if (http.length) {
+      chains.push({ tls: false, chain: { name: http[0].routeName, filters: [httpConnectionManager(statPrefixFor(group), http[0].routeName, { useRemoteAddress: true, forwardClientCert: true })] } });
+    }
     for (const s of group.servers) {
-      if (s.kind === 'http') {
-        if (plainAdded) continue;
-        plainAdded = true;
-        chains.push({ name: s.routeName, filters: [httpConnectionManager(`outbound_${group.bind}_${group.port}`, s.routeName)] });
-      } else if (s.kind === 'https') {
-        const chain = tlsChain(snapshot, proxy, s, group, secrets, notes);
-        if (!chain) continue;
-        const matchKey = JSON.stringify(chain.filterChainMatch ?? {});
-        if (usedMatches.has(matchKey)) {
-          notes.push(`Gateway ${s.gateway.metadata.namespace}/${s.gateway.metadata.name} server ${s.index}: hosts already served on port ${group.port} by another server; skipped`);
-          continue;
-        }
-        usedMatches.add(matchKey);
-        chains.push(chain);
-        hasTls = true;
-      } else {
-        notes.push(`Gateway ${s.gateway.metadata.namespace}/${s.gateway.metadata.name} server ${s.index}: ${s.kind} servers are not translated yet`);
+      let results: ChainResult[];
+      if (s.kind === 'http') continue;
+      else if (s.kind === 'https') results = [httpsChain(snapshot, proxy, group, s)];
+      else if (s.kind === 'tls-passthrough') {
+        const p = buildPassthroughChains(snapshot, proxy, s, knownSni);
+        notes.push(...p.notes);
+        results = p.chains.length ? p.chains.map((chain) => ({ chain, tls: true, secrets: [] })) : [{ tls: true, secrets: [], note: `${describe(s)}: no VirtualService tls route applies; server skipped` }];
+      } else results = [tcpChain(snapshot, proxy, s)];
+      for (const r of results) {
+        if (r.note) notes.push(r.note);
+        if (!r.chain) continue;
+        for (const sec of r.secrets) secrets.set(sec.name, sec);
+        chains.push({ chain: r.chain, tls: r.tls });
       }
     }
-    if (chains.length === 0) continue;
-    // TLS chains first (they match on SNI); a plain chain without a match is the fallback.
-    chains.sort((a, b) => Number('filterChainMatch' in b) - Number('filterChainMatch' in a));
-    if (hasTls && plainAdded) {
-      for (const c of chains) {
-        const m = (c.filterChainMatch as Obj | undefined) ?? {};
-        c.filterChainMatch = { ...m, transportProtocol: c.transportSocket ? 'tls' : 'raw_buffer' };
-      }
+    if (chains.length === 0) {
+      notes.push(`listener ${group.name}: no filter chain could be built; listener not emitted`);
+      continue;
+    }
+    const anyTls = chains.some((c) => c.tls);
+    if (anyTls && chains.some((c) => !c.tls)) {
+      // Plain and TLS chains on one port: tell them apart by transport protocol too.
+      for (const c of chains) c.chain.filterChainMatch = { ...((c.chain.filterChainMatch as Obj | undefined) ?? {}), transportProtocol: c.tls ? 'tls' : 'raw_buffer' };
+    }
+    // Envoy rejects two chains with the same match: keep the first.
+    const seen = new Set<string>();
+    const unique: Obj[] = [];
+    for (const c of chains) {
+      const key = JSON.stringify(c.chain.filterChainMatch ?? {});
+      if (seen.has(key)) { notes.push(`listener ${group.name}: two filter chains match the same connections (${key}); the later one is dropped`); continue; }
+      seen.add(key);
+      unique.push(c.chain);
+      if (typeof c.chain.name === 'string' && c.chain.name) routeNames.add(c.chain.name);
     }
     listeners.push({
       name: group.name,
       value: {
         name: group.name,
         address: { socketAddress: { address: group.bind, portValue: group.port } },
-        filterChains: chains,
-        ...(hasTls ? { listenerFilters: [{ name: 'envoy.filters.listener.tls_inspector', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } }] } : {}),
+        filterChains: unique,
+        ...(anyTls ? { listenerFilters: [TLS_INSPECTOR] } : {}),
         trafficDirection: 'OUTBOUND',
       },
     });
   }
-  return { listeners, secrets: [...secrets.values()].sort((a, b) => a.name.localeCompare(b.name)), notes };
+  return { listeners, routeNames, secrets: [...secrets.values()].sort(byName), notes };
 }
+
+/** Kept for modules that imported it from here. */
+export { httpConnectionManager } from './http-connection-manager.js';

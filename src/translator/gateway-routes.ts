@@ -1,118 +1,122 @@
 /**
- * Route configurations for a gateway: one per RDS name, a virtual host per exposed host, routes
- * from the VirtualServices bound to the Gateway in Istio's order (first match wins).
+ * Route configurations for a gateway: one per RDS name (http.PORT, https.PORT.NAME.GW.NS), a
+ * virtual host per exposed host with the routes of the VirtualServices bound to the Gateway.
+ * A host that no VirtualService declares gets no virtual host, so Envoy answers 404.
  */
-import type { HTTPMatchRequest, HTTPRoute, VirtualService } from '../api/index.js';
+import type { VirtualService } from '../api/index.js';
 import type { ConfigSnapshot } from '../registry/model.js';
 import type { ProxyInfo } from '../proxy/node.js';
-import { labelsMatch } from '../registry/services.js';
-import { resolveDestination, type ResolvedDestination } from './destinations.js';
-import { exposedHosts, gatewayRef, type GatewayServer, type ListenerGroup } from './gateway-servers.js';
-import { buildRouteAction } from './route-action.js';
-import { buildRouteMatch } from './route-match.js';
+import { exposedHosts, isVirtualServiceVisible } from './host-matching.js';
+import { buildHttpRoutes, catchAllLast } from './http-routes.js';
+import { plainServerHosts, type GatewayServer, type ListenerGroup } from './gateway-servers.js';
 import type { NamedResource } from './types.js';
+import { byName, compareStrings } from './ordering.js';
 
 type Obj = Record<string, unknown>;
 
-export interface RouteBuildResult {
+/** Istio raises Envoy's 4 KiB direct-response body limit to 1 MiB. */
+export const MAX_DIRECT_RESPONSE_BODY = 1024 * 1024;
+
+interface VHost {
+  host: string;
+  port: number;
+  routes: Obj[];
+  requireTls: boolean;
+}
+
+export interface GatewayRoutesResult {
   routes: NamedResource[];
-  /** Every destination a route (or mirror) points at. */
-  destinations: ResolvedDestination[];
-  /** Problems worth reporting (e.g. a host claimed by two VirtualServices). */
   notes: string[];
 }
 
-/** Does this match block apply on this gateway / port / proxy? */
-function matchApplies(m: HTTPMatchRequest, gwRef: string, vsNamespace: string, port: number, proxy: ProxyInfo): boolean {
-  if (m.port !== undefined && m.port !== port) return false;
-  if (m.gateways?.length) {
-    const refs = m.gateways.map((g) => (g === 'mesh' || g.includes('/') ? g : `${vsNamespace}/${g}`));
-    if (!refs.includes(gwRef)) return false;
-  }
-  if (m.sourceLabels && !labelsMatch(m.sourceLabels, proxy.labels)) return false;
-  if (m.sourceNamespace && m.sourceNamespace !== proxy.namespace) return false;
-  return true;
+function vsKey(vs: VirtualService): string {
+  return `${vs.metadata.namespace}/${vs.metadata.name}`;
 }
 
-/** Envoy routes for one HTTPRoute list; a route whose match blocks all fail to apply is skipped. */
-export function buildEnvoyRoutes(http: readonly HTTPRoute[], vs: VirtualService, gwRef: string, port: number, proxy: ProxyInfo, resolve: (d: HTTPRoute['mirror'] & object) => ResolvedDestination): Obj[] {
-  const out: Obj[] = [];
-  http.forEach((r, i) => {
-    if (r.delegate) return; // Delegation is resolved before this point (later issue); a bare delegate routes nowhere.
-    const matches = r.match?.length ? r.match.filter((m) => matchApplies(m, gwRef, vs.metadata.namespace, port, proxy)) : [undefined];
-    if (matches.length === 0) return;
-    const action = buildRouteAction(r, { resolve }, port);
-    for (const m of matches) {
-      out.push({
-        name: r.name ?? `${vs.metadata.namespace}.${vs.metadata.name}.${i}`,
-        match: buildRouteMatch(m),
-        ...action,
-        metadata: { filterMetadata: { 'istio': { config: `/apis/networking.istio.io/v1/namespaces/${vs.metadata.namespace}/virtual-service/${vs.metadata.name}` } } },
-      });
-    }
-  });
-  return out;
-}
-
-function vhostDomains(host: string, port: number): string[] {
-  return host === '*' ? ['*'] : [host, `${host}:${port}`];
-}
-
-export function buildGatewayRoutes(snapshot: ConfigSnapshot, proxy: ProxyInfo, groups: readonly ListenerGroup[]): RouteBuildResult {
-  const byRouteName = new Map<string, GatewayServer[]>();
-  for (const g of groups) for (const s of g.servers) {
-    if (s.kind !== 'http' && s.kind !== 'https') continue;
-    byRouteName.set(s.routeName, [...(byRouteName.get(s.routeName) ?? []), s]);
-  }
-  const destinations = new Map<string, ResolvedDestination>();
-  const notes: string[] = [];
-  const routes: NamedResource[] = [];
-  for (const [routeName, servers] of [...byRouteName.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    const vhosts = new Map<string, { routes: Obj[]; requireTls: boolean; owner: string; port: number }>();
-    for (const s of servers) {
-      const gwRef = gatewayRef(s.gateway);
-      const port = s.server.port.number;
-      for (const vs of snapshot.virtualServicesForGateway(gwRef)) {
-        const hosts = exposedHosts(s, vs, proxy.namespace);
-        if (hosts.length === 0) continue;
-        const resolve = (d: HTTPRoute['mirror'] & object) => {
-          const r = resolveDestination(snapshot, d, vs.metadata.namespace);
-          destinations.set(r.clusterName, r);
-          return r;
-        };
-        const envoyRoutes = buildEnvoyRoutes(vs.spec.http ?? [], vs, gwRef, port, proxy, resolve);
-        const vsRef = `${vs.metadata.namespace}/${vs.metadata.name}`;
-        for (const host of hosts) {
-          const existing = vhosts.get(host);
-          if (existing) {
-            // Istio merges several VirtualServices for one host on a gateway in creation order.
-            if (existing.owner !== vsRef) notes.push(`host ${host} on ${routeName}: VirtualService ${vsRef} merged after ${existing.owner}`);
-            existing.routes.push(...envoyRoutes);
-            existing.requireTls ||= !!s.server.tls?.httpsRedirect;
-          } else {
-            vhosts.set(host, { routes: [...envoyRoutes], requireTls: !!s.server.tls?.httpsRedirect, owner: vsRef, port });
-          }
+/** The virtual hosts of one RDS name, from all servers that use it. */
+function buildVirtualHosts(snapshot: ConfigSnapshot, proxy: ProxyInfo, servers: readonly GatewayServer[]): VHost[] {
+  const vhosts = new Map<string, VHost>();
+  // Routes are built once per (Gateway, VirtualService), with the first server's port, as Istio does.
+  const built = new Map<string, Obj[]>();
+  for (const s of servers) {
+    const port = s.server.port.number;
+    const redirect = !!s.server.tls?.httpsRedirect;
+    for (const vs of snapshot.virtualServicesForGateway(s.gatewayRef)) {
+      if (!isVirtualServiceVisible(vs, proxy.namespace)) continue;
+      const hosts = exposedHosts(s.server.hosts, s.gateway.metadata.namespace, vs, snapshot.mesh.domainSuffix);
+      if (hosts.length === 0) continue;
+      const key = `${s.gatewayRef}|${vsKey(vs)}`;
+      let routes = built.get(key);
+      if (!routes) {
+        routes = buildHttpRoutes(vs.spec.http ?? [], { snapshot, proxy, vs, listenerPort: port, isTls: !!s.server.tls, gateways: new Set([s.gatewayRef]) });
+        built.set(key, routes);
+      }
+      // A VirtualService without applicable routes contributes no virtual host.
+      if (routes.length === 0) continue;
+      for (const host of hosts) {
+        const v = vhosts.get(host);
+        if (v) {
+          v.routes.push(...routes);
+          v.requireTls ||= redirect;
+        } else {
+          vhosts.set(host, { host, port, routes: [...routes], requireTls: redirect });
         }
       }
     }
     // An httpsRedirect server redirects every host it declares, bound VirtualService or not.
-    for (const s of servers) {
-      if (!s.server.tls?.httpsRedirect) continue;
-      for (const sh of s.server.hosts) {
-        const host = sh.includes('/') ? sh.slice(sh.indexOf('/') + 1) : sh;
+    if (redirect) {
+      for (const host of plainServerHosts(s.server)) {
         const v = vhosts.get(host);
         if (v) v.requireTls = true;
-        else vhosts.set(host, { routes: [], requireTls: true, owner: gatewayRef(s.gateway), port: s.server.port.number });
+        else vhosts.set(host, { host, port, routes: [], requireTls: true });
       }
     }
-    const virtualHosts = [...vhosts.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([host, v]) => ({
-      name: `${host}:${v.port}`,
-      domains: vhostDomains(host, v.port),
-      routes: v.routes,
-      ...(v.requireTls ? { requireTls: 'ALL' } : {}),
-      includeRequestAttemptCount: true,
-    }));
-    routes.push({ name: routeName, value: { name: routeName, virtualHosts, validateClusters: { value: false }, ignorePortInHostMatching: true } });
   }
-  return { routes, destinations: [...destinations.values()].sort((a, b) => a.clusterName.localeCompare(b.clusterName)), notes };
+  return [...vhosts.values()];
+}
+
+/**
+ * Virtual hosts with identical routes collapse into one (the alphabetically first names it), as
+ * Istio's route-collapse optimisation does; each keeps its domains.
+ */
+function collapse(vhosts: readonly VHost[]): Obj[] {
+  const byRoutes = new Map<string, { name: string; domains: string[]; v: VHost }>();
+  for (const v of [...vhosts].sort((a, b) => compareStrings(a.host, b.host))) {
+    const routes = catchAllLast(v.routes);
+    const key = `${v.requireTls}|${JSON.stringify(routes)}`;
+    const same = byRoutes.get(key);
+    if (same) same.domains.push(v.host);
+    else byRoutes.set(key, { name: `${v.host}:${v.port}`, domains: [v.host], v: { ...v, routes } });
+  }
+  return [...byRoutes.values()].map(({ name, domains, v }) => ({
+    name,
+    domains,
+    routes: v.routes,
+    ...(v.requireTls ? { requireTls: 'ALL' } : {}),
+    includeRequestAttemptCount: true,
+  }));
+}
+
+/** Route configurations for the RDS names in `referenced` (those the emitted listeners use). */
+export function buildGatewayRoutes(snapshot: ConfigSnapshot, proxy: ProxyInfo, groups: readonly ListenerGroup[], referenced: ReadonlySet<string>): GatewayRoutesResult {
+  const byRouteName = new Map<string, GatewayServer[]>();
+  for (const g of groups) for (const s of g.servers) {
+    if (!s.routeName || !referenced.has(s.routeName)) continue;
+    byRouteName.set(s.routeName, [...(byRouteName.get(s.routeName) ?? []), s]);
+  }
+  const notes: string[] = [];
+  const routes: NamedResource[] = [];
+  for (const [name, servers] of byRouteName) {
+    const vhosts = buildVirtualHosts(snapshot, proxy, servers);
+    let virtualHosts: Obj[];
+    if (vhosts.length === 0) {
+      notes.push(`route ${name}: no VirtualService exposes a host on it; every request gets 404`);
+      // Istio's explicit 404 virtual host: no routes.
+      virtualHosts = [{ name: `blackhole:${servers[0].server.port.number}`, domains: ['*'], routes: [] }];
+    } else {
+      virtualHosts = collapse(vhosts);
+    }
+    routes.push({ name, value: { name, virtualHosts, validateClusters: { value: false }, ignorePortInHostMatching: true, maxDirectResponseBodySizeBytes: { value: MAX_DIRECT_RESPONSE_BODY } } });
+  }
+  return { routes: routes.sort(byName), notes };
 }

@@ -4,41 +4,40 @@
  */
 import type { ConfigSnapshot } from '../registry/model.js';
 import type { ProxyInfo } from '../proxy/node.js';
-import { buildOutboundCluster } from './clusters.js';
-import { buildLoadAssignment } from './endpoints.js';
+import { isVisibleTo } from '../registry/services.js';
+import { blackHoleCluster, buildServiceClusters } from './clusters.js';
 import { buildGatewayListeners } from './gateway-listeners.js';
 import { buildGatewayRoutes } from './gateway-routes.js';
-import { listenerGroups } from './gateway-servers.js';
+import { mergeGatewayServers } from './gateway-servers.js';
 import { computeScope } from './scope.js';
 import { buildSidecarInbound, specialClusters } from './sidecar-inbound.js';
 import { buildSidecarOutbound } from './sidecar-outbound.js';
 import type { NamedResource, XdsResources } from './types.js';
+import { byName } from './ordering.js';
 
 export interface TranslationResult extends XdsResources {
   /** Things the operator should know (skipped servers, merged hosts...). Not sent to Envoy. */
   notes?: string[];
 }
 
-const byName = (a: NamedResource, b: NamedResource) => a.name.localeCompare(b.name);
-
+/**
+ * A gateway (router) proxy: listeners from the servers of the Gateways selecting it, route
+ * configurations from the VirtualServices bound to them, and — as Istio does — clusters for every
+ * service visible from the gateway's namespace (not only the referenced ones), plus BlackHoleCluster.
+ */
 export function translateGateway(snapshot: ConfigSnapshot, proxy: ProxyInfo): TranslationResult {
-  const groups = listenerGroups(snapshot, proxy);
-  const l = buildGatewayListeners(snapshot, proxy, groups);
-  const r = buildGatewayRoutes(snapshot, proxy, groups);
-  const clusters: NamedResource[] = [];
-  const endpoints: NamedResource[] = [];
-  for (const d of r.destinations) {
-    const c = buildOutboundCluster(snapshot, proxy, d);
-    clusters.push(c);
-    if (c.value.type === 'EDS') endpoints.push(buildLoadAssignment(snapshot, proxy, d));
-  }
+  const merged = mergeGatewayServers(snapshot, proxy);
+  const l = buildGatewayListeners(snapshot, proxy, merged.groups);
+  const r = buildGatewayRoutes(snapshot, proxy, merged.groups, l.routeNames);
+  const visible = snapshot.services.filter((s) => isVisibleTo(s.exportTo, proxy.namespace) && snapshot.serviceByHost(s.hostname) === s);
+  const c = buildServiceClusters(snapshot, proxy, visible);
   return {
     listeners: l.listeners.sort(byName),
     routes: r.routes.sort(byName),
-    clusters: clusters.sort(byName),
-    endpoints: endpoints.sort(byName),
+    clusters: [...c.clusters, blackHoleCluster()].sort(byName),
+    endpoints: c.endpoints.sort(byName),
     secrets: l.secrets.sort(byName),
-    notes: [...l.notes, ...r.notes],
+    notes: [...merged.notes, ...l.notes, ...r.notes],
   };
 }
 
@@ -46,18 +45,13 @@ export function translateSidecar(snapshot: ConfigSnapshot, proxy: ProxyInfo): Tr
   const scope = computeScope(snapshot, proxy);
   const out = buildSidecarOutbound(snapshot, proxy, scope);
   const inbound = buildSidecarInbound(snapshot, proxy, scope);
-  const clusters: NamedResource[] = [...specialClusters(), ...inbound.clusters];
-  const endpoints: NamedResource[] = [];
-  for (const d of out.destinations) {
-    const c = buildOutboundCluster(snapshot, proxy, d);
-    clusters.push(c);
-    if (c.value.type === 'EDS') endpoints.push(buildLoadAssignment(snapshot, proxy, d));
-  }
+  const outbound = buildServiceClusters(snapshot, proxy, scope.services);
+  const clusters: NamedResource[] = [...specialClusters(), ...inbound.clusters, ...outbound.clusters];
   return {
     listeners: [...out.listeners, ...inbound.listeners].sort(byName),
     routes: out.routes.sort(byName),
     clusters: clusters.sort(byName),
-    endpoints: endpoints.sort(byName),
+    endpoints: outbound.endpoints.sort(byName),
     secrets: [],
   };
 }

@@ -1,166 +1,139 @@
-/** HTTPRoute actions → Envoy route actions: destinations, redirect, direct response, rewrite, retries, headers, mirrors, faults, CORS. */
-import type { CorsPolicy, HeaderOperations, Headers, HTTPFaultInjection, HTTPRetry, HTTPRoute } from '../api/index.js';
+/** HTTPRoute actions → the action part of an Envoy Route: route (cluster / weighted clusters), redirect or direct response, plus headers, faults and CORS. */
+import type { Destination, HTTPRoute, VirtualService } from '../api/index.js';
+import type { ConfigSnapshot } from '../registry/model.js';
+import type { ProxyInfo } from '../proxy/node.js';
+import { resolveDestination, type ResolvedDestination } from './destinations.js';
 import { durationFromMillis, protoDuration } from './durations.js';
-import { envoyStringMatch } from './route-match.js';
-import type { ResolvedDestination } from './destinations.js';
+import { CORS_FILTER, FAULT_FILTER } from './http-connection-manager.js';
+import {
+  appendHeaderOps, buildCorsConfig, buildFaultConfig, buildRetryPolicy, consistentHashFor, hashPolicy, headerFields,
+  integerFraction, percentFraction, translateHeaders, type HeaderOps,
+} from './route-policies.js';
 
 type Obj = Record<string, unknown>;
 
 const REDIRECT_CODES: Record<number, string> = { 301: 'MOVED_PERMANENTLY', 302: 'FOUND', 303: 'SEE_OTHER', 307: 'TEMPORARY_REDIRECT', 308: 'PERMANENT_REDIRECT' };
 
-export const FAULT_FILTER = 'envoy.filters.http.fault';
-export const CORS_FILTER = 'envoy.filters.http.cors';
+export interface RouteContext {
+  snapshot: ConfigSnapshot;
+  proxy: ProxyInfo;
+  vs: VirtualService;
+  /** The port the request arrived on: gateway server port or service port. */
+  listenerPort: number;
+  /** The gateway server has TLS settings (decides a redirect's default scheme with a port). */
+  isTls: boolean;
+}
 
-/** Istio's retry policy when a route sets none. */
-export function defaultRetryPolicy(): Obj {
+export function resolveIn(ctx: RouteContext, d: Destination): ResolvedDestination {
+  return resolveDestination(ctx.snapshot, d, ctx.vs.metadata.namespace, ctx.listenerPort);
+}
+
+function buildRedirect(r: NonNullable<HTTPRoute['redirect']>, ctx: RouteContext): Obj {
+  const redirect: Obj = { responseCode: REDIRECT_CODES[r.redirectCode ?? 301] ?? 'MOVED_PERMANENTLY' };
+  if (r.authority) redirect.hostRedirect = r.authority;
+  if (r.uri) redirect.pathRedirect = r.uri;
+  if (r.scheme) redirect.schemeRedirect = r.scheme;
+  let port: number | undefined;
+  if (r.port !== undefined) port = r.port;
+  else if (r.derivePort === 'FROM_REQUEST_PORT') port = ctx.listenerPort;
+  if (port !== undefined) {
+    const scheme = r.scheme || (ctx.isTls ? 'https' : 'http');
+    // No explicit :80 / :443 for the scheme's default port.
+    if (!((port === 80 && scheme === 'http') || (port === 443 && scheme === 'https'))) redirect.portRedirect = port;
+  }
+  return redirect;
+}
+
+function buildDirectResponse(d: NonNullable<HTTPRoute['directResponse']>): Obj {
+  const body = d.body;
   return {
-    retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
-    numRetries: { value: 2 },
-    retriableStatusCodes: [503],
-    retryHostPredicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }],
-    hostSelectionRetryMaxAttempts: 5,
+    status: d.status,
+    ...(body?.string !== undefined ? { body: { inlineString: body.string } } : {}),
+    ...(body?.bytes !== undefined ? { body: { inlineBytes: body.bytes } } : {}),
   };
 }
 
-export function buildRetryPolicy(r: HTTPRetry | undefined): Obj | undefined {
-  if (!r) return defaultRetryPolicy();
-  if ((r.attempts ?? 0) <= 0 && r.attempts !== undefined) return undefined;
-  const policy = defaultRetryPolicy();
-  policy.numRetries = { value: r.attempts ?? 2 };
-  if (r.retryOn) {
-    const parts = r.retryOn.split(',').map((s) => s.trim()).filter(Boolean);
-    const codes = parts.filter((p) => /^\d+$/.test(p)).map(Number);
-    const named = parts.filter((p) => !/^\d+$/.test(p));
-    if (codes.length && !named.includes('retriable-status-codes')) named.push('retriable-status-codes');
-    policy.retryOn = named.join(',');
-    if (codes.length) policy.retriableStatusCodes = codes;
-    else delete policy.retriableStatusCodes;
-  }
-  if (r.perTryTimeout) policy.perTryTimeout = protoDuration(r.perTryTimeout);
-  if (r.retryRemoteLocalities === false || r.retryIgnorePreviousHosts === false) {
-    delete policy.retryHostPredicate;
-    delete policy.hostSelectionRetryMaxAttempts;
-  }
-  if (r.backoff) policy.retryBackOff = { baseInterval: protoDuration(r.backoff) };
-  return policy;
+/** The destination hash policy (DestinationRule consistentHash) for a resolved destination, if any. */
+function hashPolicyFor(ctx: RouteContext, d: ResolvedDestination): Obj | undefined {
+  const dr = ctx.snapshot.destinationRuleFor(d.host, ctx.proxy.namespace, d.service?.namespace);
+  const h = consistentHashFor(dr, d.subset, d.port);
+  return h ? hashPolicy(h) : undefined;
 }
 
-export function headerOps(h: HeaderOperations | undefined, prefix: 'request' | 'response'): Obj {
-  const out: Obj = {};
-  if (!h) return out;
-  const add: Obj[] = [];
-  for (const [key, value] of Object.entries(h.set ?? {}).sort(([a], [b]) => a.localeCompare(b))) add.push({ header: { key, value }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' });
-  for (const [key, value] of Object.entries(h.add ?? {}).sort(([a], [b]) => a.localeCompare(b))) add.push({ header: { key, value }, appendAction: 'APPEND_IF_EXISTS_OR_ADD' });
-  if (add.length) out[`${prefix}HeadersToAdd`] = add;
-  if (h.remove?.length) out[`${prefix}HeadersToRemove`] = [...h.remove];
+function buildMirrors(r: HTTPRoute, ctx: RouteContext): Obj[] {
+  const out: Obj[] = [];
+  const add = (dest: Destination, fraction: Obj) => out.push({ cluster: resolveIn(ctx, dest).clusterName, runtimeFraction: { defaultValue: fraction }, traceSampled: { value: false } });
+  if (r.mirror) {
+    // An explicit 0% disables mirroring.
+    if (r.mirrorPercentage) { if (r.mirrorPercentage.value > 0) add(r.mirror, percentFraction(r.mirrorPercentage)); }
+    else if (r.mirrorPercent !== undefined) { if (r.mirrorPercent > 0) add(r.mirror, integerFraction(r.mirrorPercent)); }
+    else add(r.mirror, integerFraction(100));
+  }
+  for (const m of r.mirrors ?? []) {
+    if (!m.percentage) add(m.destination, integerFraction(100));
+    else if (m.percentage.value > 0) add(m.destination, percentFraction(m.percentage));
+  }
   return out;
 }
 
-export function allHeaderOps(h: Headers | undefined): Obj {
-  return { ...headerOps(h?.request, 'request'), ...headerOps(h?.response, 'response') };
-}
-
-function fractionPer(percent: number | undefined): Obj {
-  const p = percent ?? 100;
-  return { numerator: Math.round(p * 10_000), denominator: 'MILLION' };
-}
-
-export function buildFaultConfig(f: HTTPFaultInjection): Obj {
-  const cfg: Obj = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' };
-  if (f.delay) {
-    const pct = f.delay.percentage?.value ?? f.delay.percent;
-    cfg.delay = { fixedDelay: protoDuration(f.delay.fixedDelay ?? f.delay.exponentialDelay ?? '0s'), percentage: fractionPer(pct) };
-  }
-  if (f.abort) {
-    const abort: Obj = { percentage: fractionPer(f.abort.percentage?.value) };
-    if (f.abort.httpStatus !== undefined) abort.httpStatus = f.abort.httpStatus;
-    else if (f.abort.grpcStatus !== undefined) abort.grpcStatus = grpcCode(f.abort.grpcStatus);
-    else abort.http2Error = {};
-    cfg.abort = abort;
-  }
-  return cfg;
-}
-
-const GRPC_CODES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
-function grpcCode(s: string): number {
-  const i = GRPC_CODES.indexOf(s.toUpperCase());
-  return i >= 0 ? i : Number(s) || 2;
-}
-
-export function buildCorsConfig(c: CorsPolicy): Obj {
-  const origins = [...(c.allowOrigins ?? []).map((o) => envoyStringMatch(o)), ...(c.allowOrigin ?? []).map((o) => (o === '*' ? { prefix: '' } : { exact: o }))];
-  const cfg: Obj = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy', allowOriginStringMatch: origins };
-  if (c.allowMethods?.length) cfg.allowMethods = c.allowMethods.join(',');
-  if (c.allowHeaders?.length) cfg.allowHeaders = c.allowHeaders.join(',');
-  if (c.exposeHeaders?.length) cfg.exposeHeaders = c.exposeHeaders.join(',');
-  if (c.maxAge) cfg.maxAge = String(Math.floor(protoDuration(c.maxAge).seconds));
-  if (c.allowCredentials !== undefined) cfg.allowCredentials = { value: c.allowCredentials };
-  if (c.unmatchedPreflights === 'IGNORE') cfg.forwardNotMatchingPreflights = { value: false };
-  return cfg;
-}
-
-export interface RouteDestinations {
-  /** Resolved destinations in route order (weights parallel). */
-  resolve: (d: NonNullable<HTTPRoute['route']>[number]['destination']) => ResolvedDestination;
-}
-
-/** Builds the action part of an Envoy Route (route / redirect / directResponse) plus per-route extras. */
-export function buildRouteAction(r: HTTPRoute, ctx: RouteDestinations, listenerPort: number): Obj {
+/**
+ * The action fields of an Envoy Route for an HTTPRoute: `route` | `redirect` | `directResponse`,
+ * header operations and typedPerFilterConfig (fault, CORS).
+ */
+export function buildRouteAction(r: HTTPRoute, ctx: RouteContext): Obj {
   const out: Obj = {};
+  let headers: HeaderOps = translateHeaders(r.headers);
   if (r.redirect) {
-    const rd = r.redirect;
-    const redirect: Obj = { responseCode: REDIRECT_CODES[rd.redirectCode ?? 301] ?? 'MOVED_PERMANENTLY' };
-    if (rd.uri !== undefined) redirect.pathRedirect = rd.uri;
-    if (rd.authority !== undefined) redirect.hostRedirect = rd.authority;
-    if (rd.port !== undefined) redirect.portRedirect = rd.port;
-    else if (rd.derivePort === 'FROM_REQUEST_PORT') redirect.portRedirect = listenerPort;
-    if (rd.scheme !== undefined) redirect.schemeRedirect = rd.scheme;
-    out.redirect = redirect;
+    out.redirect = buildRedirect(r.redirect, ctx);
   } else if (r.directResponse) {
-    const body = r.directResponse.body;
-    out.directResponse = {
-      status: r.directResponse.status,
-      ...(body?.string !== undefined ? { body: { inlineString: body.string } } : {}),
-      ...(body?.bytes !== undefined ? { body: { inlineBytes: Buffer.from(body.bytes, 'base64') } } : {}),
-    };
+    out.directResponse = buildDirectResponse(r.directResponse);
   } else {
-    const dests = (r.route ?? []).map((d) => ({ d, res: ctx.resolve(d.destination) }));
-    const weighted = dests.filter(({ d }) => dests.length === 1 || (d.weight ?? 0) > 0);
+    const rewrite = r.rewrite;
+    const dests = r.route ?? [];
+    const hashPolicies: Obj[] = [];
+    let consistentHash = false;
+    let hostRewrite = rewrite?.authority || headers.authority;
     const action: Obj = {};
-    if (weighted.length === 1) {
-      action.cluster = weighted[0].res.clusterName;
+    if (dests.length === 1) {
+      const d = resolveIn(ctx, dests[0].destination);
+      action.cluster = d.clusterName;
+      const dh = translateHeaders(dests[0].headers);
+      headers = appendHeaderOps(headers, dh);
+      hostRewrite ||= dh.authority;
+      const hp = hashPolicyFor(ctx, d);
+      if (hp) { hashPolicies.push(hp); consistentHash = true; }
     } else {
-      action.weightedClusters = {
-        clusters: weighted.map(({ d, res }) => ({ name: res.clusterName, weight: { value: weighted.length === 1 ? 100 : d.weight ?? 0 }, ...allHeaderOps(d.headers) })),
-      };
+      // Zero-weight destinations are left out; Envoy splits by the remaining weights' sum.
+      const clusters: Obj[] = [];
+      for (const rd of dests) {
+        if (!rd.weight) continue;
+        const d = resolveIn(ctx, rd.destination);
+        const dh = translateHeaders(rd.headers);
+        clusters.push({ name: d.clusterName, weight: { value: rd.weight }, ...headerFields(dh), ...(dh.authority ? { hostRewriteLiteral: dh.authority } : {}) });
+        const hp = hashPolicyFor(ctx, d);
+        if (hp) hashPolicies.push(hp);
+      }
+      action.weightedClusters = { clusters };
     }
-    if (weighted.length === 1 && weighted[0].d.headers) Object.assign(out, allHeaderOps(weighted[0].d.headers));
-    action.timeout = r.timeout ? protoDuration(r.timeout) : durationFromMillis(0);
-    const retry = buildRetryPolicy(r.retries);
+    const timeout = r.timeout ? protoDuration(r.timeout) : durationFromMillis(0);
+    action.timeout = timeout;
+    // gRPC: honour grpc-timeout up to the route timeout (0 = unlimited), as Istio does.
+    action.maxGrpcTimeout = timeout;
+    if (rewrite?.uriRegexRewrite?.match !== undefined) action.regexRewrite = { pattern: { regex: rewrite.uriRegexRewrite.match }, substitution: rewrite.uriRegexRewrite.rewrite ?? '' };
+    else if (rewrite?.uri) action.prefixRewrite = rewrite.uri;
+    if (hostRewrite) action.hostRewriteLiteral = hostRewrite;
+    const retry = buildRetryPolicy(r.retries, consistentHash);
     if (retry) action.retryPolicy = retry;
-    if (r.rewrite?.uri !== undefined) action.prefixRewrite = r.rewrite.uri === '' ? '/' : r.rewrite.uri;
-    if (r.rewrite?.uriRegexRewrite?.match) action.regexRewrite = { pattern: { regex: r.rewrite.uriRegexRewrite.match }, substitution: r.rewrite.uriRegexRewrite.rewrite ?? '' };
-    if (r.rewrite?.authority !== undefined) action.hostRewriteLiteral = r.rewrite.authority;
-    const mirrors = r.mirrors?.map((m) => ({ dest: m.destination, pct: m.percentage?.value })) ?? (r.mirror ? [{ dest: r.mirror, pct: r.mirrorPercentage?.value ?? r.mirrorPercent }] : []);
-    if (mirrors.length) {
-      action.requestMirrorPolicies = mirrors.map((m) => ({
-        cluster: ctx.resolve(m.dest).clusterName,
-        runtimeFraction: { defaultValue: fractionPer(m.pct) },
-        traceSampled: { value: false },
-      }));
-    }
+    if (hashPolicies.length) action.hashPolicy = hashPolicies;
+    const mirrors = buildMirrors(r, ctx);
+    if (mirrors.length) action.requestMirrorPolicies = mirrors;
     out.route = action;
   }
-  Object.assign(out, mergeHeaderOps(out, allHeaderOps(r.headers)));
+  Object.assign(out, headerFields(headers));
   const perFilter: Obj = {};
-  if (r.fault) perFilter[FAULT_FILTER] = buildFaultConfig(r.fault);
+  const fault = r.fault ? buildFaultConfig(r.fault) : undefined;
+  if (fault) perFilter[FAULT_FILTER] = fault;
   if (r.corsPolicy) perFilter[CORS_FILTER] = buildCorsConfig(r.corsPolicy);
   if (Object.keys(perFilter).length) out.typedPerFilterConfig = perFilter;
-  return out;
-}
-
-function mergeHeaderOps(a: Obj, b: Obj): Obj {
-  const out: Obj = {};
-  for (const k of Object.keys(b)) out[k] = [...((a[k] as unknown[]) ?? []), ...(b[k] as unknown[])];
   return out;
 }

@@ -4,22 +4,25 @@
  * HTTP services, VIP_PORT with tcp_proxy for TCP services; the rest goes to PassthroughCluster
  * (ALLOW_ANY) or BlackHoleCluster (REGISTRY_ONLY).
  */
-import type { HTTPRoute, TCPRoute, VirtualService } from '../api/index.js';
+import type { TCPRoute, VirtualService } from '../api/index.js';
 import { hostMatches, hostSpecificity, resolveShortName } from '../registry/hosts.js';
 import type { ConfigSnapshot, MeshService, ServicePort } from '../registry/model.js';
 import { labelsMatch } from '../registry/services.js';
 import type { ProxyInfo } from '../proxy/node.js';
-import { outboundClusterName, resolveDestination, type ResolvedDestination } from './destinations.js';
-import { buildEnvoyRoutes } from './gateway-routes.js';
-import { httpConnectionManager } from './gateway-listeners.js';
-import { defaultRetryPolicy } from './route-action.js';
+import { outboundClusterName } from './destinations.js';
+import { BLACKHOLE_CLUSTER } from './clusters.js';
+import { httpConnectionManager } from './http-connection-manager.js';
+import { buildHttpRoutes } from './http-routes.js';
+import { defaultRetryPolicy } from './route-policies.js';
 import type { SidecarScope } from './scope.js';
+import { buildRouteTcpProxy, tcpProxyFilter } from './tcp-proxy.js';
 import type { NamedResource } from './types.js';
+import { compareStrings } from './ordering.js';
 
 type Obj = Record<string, unknown>;
 
 export const PASSTHROUGH = 'PassthroughCluster';
-export const BLACKHOLE = 'BlackHoleCluster';
+export const BLACKHOLE = BLACKHOLE_CLUSTER;
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
 
 export function isHttpPort(p: ServicePort): boolean {
@@ -56,14 +59,6 @@ function owningVirtualService(vss: readonly VirtualService[], host: string, doma
 export interface OutboundResult {
   listeners: NamedResource[];
   routes: NamedResource[];
-  destinations: ResolvedDestination[];
-}
-
-function tcpProxy(statPrefix: string, target: { cluster: string } | { weightedClusters: Obj }): Obj {
-  return {
-    name: 'envoy.filters.network.tcp_proxy',
-    typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', statPrefix, ...target },
-  };
 }
 
 function tcpRouteApplies(r: TCPRoute, port: number, proxy: ProxyInfo): boolean {
@@ -75,8 +70,6 @@ function tcpRouteApplies(r: TCPRoute, port: number, proxy: ProxyInfo): boolean {
 }
 
 export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, scope: SidecarScope): OutboundResult {
-  const destinations = new Map<string, ResolvedDestination>();
-  const remember = (d: ResolvedDestination) => { destinations.set(d.clusterName, d); return d; };
   const listeners: NamedResource[] = [];
   const routes: NamedResource[] = [];
   const httpPorts = new Map<number, Obj[]>();
@@ -84,36 +77,26 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
 
   for (const svc of scope.services) {
     for (const port of svc.ports) {
-      remember({ host: svc.hostname, port: port.port, subset: '', clusterName: outboundClusterName(port.port, '', svc.hostname), service: svc, servicePort: port });
-      const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace);
-      for (const ss of dr?.spec.subsets ?? []) {
-        remember({ host: svc.hostname, port: port.port, subset: ss.name, clusterName: outboundClusterName(port.port, ss.name, svc.hostname), service: svc, servicePort: port });
-      }
       const vs = owningVirtualService(scope.virtualServices, svc.hostname, suffix);
       if (isHttpPort(port)) {
-        const resolve = (d: NonNullable<HTTPRoute['mirror']>) => remember(resolveDestination(snapshot, d, vs?.metadata.namespace ?? proxy.namespace));
-        const vsRoutes = vs ? buildEnvoyRoutes((vs.spec.http ?? []).map((r) => withDefaultPort(r, port.port)), vs, 'mesh', port.port, proxy, resolve) : [];
+        const vsRoutes = vs ? buildHttpRoutes(vs.spec.http ?? [], { snapshot, proxy, vs, listenerPort: port.port, isTls: false, gateways: new Set(['mesh']) }) : [];
         const routesForHost = vs ? vsRoutes : [{
           name: 'default',
           match: { prefix: '/' },
-          route: { cluster: outboundClusterName(port.port, '', svc.hostname), timeout: { seconds: 0, nanos: 0 }, retryPolicy: defaultRetryPolicy() },
+          route: { cluster: outboundClusterName(port.port, '', svc.hostname), timeout: { seconds: 0, nanos: 0 }, maxGrpcTimeout: { seconds: 0, nanos: 0 }, retryPolicy: defaultRetryPolicy() },
         }];
         const vhosts = httpPorts.get(port.port) ?? [];
         vhosts.push({ name: `${svc.hostname}:${port.port}`, domains: serviceDomains(svc, port.port, proxy.namespace, suffix), routes: routesForHost, includeRequestAttemptCount: true });
         httpPorts.set(port.port, vhosts);
       } else if (port.protocol !== 'UDP') {
         for (const vip of svc.addresses.filter((a) => !a.includes('/'))) {
-          let target: { cluster: string } | { weightedClusters: Obj } = { cluster: outboundClusterName(port.port, '', svc.hostname) };
           const tcpRoute = vs?.spec.tcp?.find((r) => tcpRouteApplies(r, port.port, proxy));
-          if (tcpRoute?.route?.length) {
-            const dests = tcpRoute.route.map((d) => ({ w: d.weight, r: remember(resolveDestination(snapshot, { ...d.destination, port: d.destination.port ?? { number: port.port } }, vs!.metadata.namespace)) }));
-            const weighted = dests.filter((d) => dests.length === 1 || (d.w ?? 0) > 0);
-            target = weighted.length === 1 ? { cluster: weighted[0].r.clusterName } : { weightedClusters: { clusters: weighted.map((d) => ({ name: d.r.clusterName, weight: d.w ?? 0 })) } };
-          }
+          const cluster = outboundClusterName(port.port, '', svc.hostname);
+          const filter = tcpRoute?.route?.length ? buildRouteTcpProxy(snapshot, proxy, tcpRoute.route, vs!, port.port) : tcpProxyFilter(cluster, { cluster });
           const name = `${vip}_${port.port}`;
           listeners.push({ name, value: {
             name, address: { socketAddress: { address: vip, portValue: port.port } }, bindToPort: { value: false }, trafficDirection: 'OUTBOUND',
-            filterChains: [{ filters: [tcpProxy(`outbound|${port.port}||${svc.hostname}`, target)] }],
+            filterChains: [{ filters: [filter] }],
           } });
         }
       }
@@ -124,13 +107,13 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
   for (const [port, vhosts] of [...httpPorts.entries()].sort(([a], [b]) => a - b)) {
     const name = String(port);
     const seen = new Set<string>();
-    const deduped: Obj[] = vhosts.sort((a, b) => String(a.name).localeCompare(String(b.name))).map((vh) => ({ ...vh, domains: (vh.domains as string[]).filter((d) => !seen.has(d) && seen.add(d)) }));
+    const deduped: Obj[] = vhosts.sort((a, b) => compareStrings(String(a.name), String(b.name))).map((vh) => ({ ...vh, domains: (vh.domains as string[]).filter((d) => !seen.has(d) && seen.add(d)) }));
     deduped.push(passthroughVhost(registryOnly));
     routes.push({ name, value: { name, virtualHosts: deduped, validateClusters: { value: false } } });
     const lname = `0.0.0.0_${port}`;
     listeners.push({ name: lname, value: {
       name: lname, address: { socketAddress: { address: '0.0.0.0', portValue: port } }, bindToPort: { value: false }, trafficDirection: 'OUTBOUND',
-      filterChains: [{ filters: [httpConnectionManager(`outbound_0.0.0.0_${port}`, name)] }],
+      filterChains: [{ filters: [httpConnectionManager(`outbound_0.0.0.0_${port}`, name, { useRemoteAddress: false })] }],
     } });
   }
   // Sidecar egress listeners with an explicit port: bound for real when captureMode is NONE (no
@@ -153,14 +136,14 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     }
     listeners.push({ name, value: {
       name, address: { socketAddress: { address: bind, portValue: l.port.number } }, bindToPort: { value: none }, trafficDirection: 'OUTBOUND',
-      filterChains: [{ filters: [httpConnectionManager(`outbound_${bind}_${l.port.number}`, routeName)] }],
+      filterChains: [{ filters: [httpConnectionManager(`outbound_${bind}_${l.port.number}`, routeName, { useRemoteAddress: false })] }],
     } });
   }
   listeners.push({ name: 'virtualOutbound', value: {
     name: 'virtualOutbound', address: { socketAddress: { address: '0.0.0.0', portValue: 15001 } }, useOriginalDst: { value: true }, trafficDirection: 'OUTBOUND',
-    filterChains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxy(registryOnly ? BLACKHOLE : PASSTHROUGH, { cluster: registryOnly ? BLACKHOLE : PASSTHROUGH })] }],
+    filterChains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxyFilter(registryOnly ? BLACKHOLE : PASSTHROUGH, { cluster: registryOnly ? BLACKHOLE : PASSTHROUGH })] }],
   } });
-  return { listeners, routes, destinations: [...destinations.values()] };
+  return { listeners, routes };
 }
 
 /** The catch-all virtual host: pass through (ALLOW_ANY) or answer 502 (REGISTRY_ONLY). */
@@ -171,10 +154,4 @@ function passthroughVhost(registryOnly: boolean): Obj {
       ? { name: 'block_all', match: { prefix: '/' }, directResponse: { status: 502 } }
       : { name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH, timeout: { seconds: 0, nanos: 0 } } }],
   };
-}
-
-/** A mesh route's destinations default to the port the request came in on when the service has several. */
-function withDefaultPort(r: HTTPRoute, port: number): HTTPRoute {
-  if (!r.route) return r;
-  return { ...r, route: r.route.map((d) => (d.destination.port ? d : { ...d, destination: { ...d.destination, port: { number: port } } })) };
 }

@@ -275,6 +275,8 @@ export class PodNetwork {
       }, timeoutMs);
       child.once('error', (err) => { clearTimeout(timer); reject(err); });
       child.once('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+      // A command that exits without reading its input closes the pipe: that is not an error.
+      child.stdin!.on('error', () => undefined);
       child.stdin!.end(opts.input ?? '');
     });
   }

@@ -1,7 +1,8 @@
 /**
  * Golden files: test/golden/<feature>.in.yaml (objects, with "# proxy:" and "# labels:" header
- * comments) → <feature>.out.yaml (the translator's output). Regenerate only with
- * `npm run golden:update`, which also removes orphaned outputs; review the diff like code.
+ * comments) → <feature>.out.yaml (the translator's output). Regenerate only explicitly, after a
+ * build: `node scripts/update-golden.mjs` (or `npm run golden:update`), which also removes orphaned
+ * outputs; review the diff like code.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
