@@ -45,6 +45,8 @@ build() {
 build etcd etcd-mod ./cmd/etcd "$ldflags"
 build kube-apiserver apiserver-mod ./cmd/kube-apiserver "$kube_ldflags"
 build kube-controller-manager apiserver-mod ./cmd/kube-controller-manager "$kube_ldflags"
+# kubectl at the apiserver's version (Debian's kubernetes-client is 1.20, far outside the skew policy).
+build kubectl apiserver-mod ./cmd/kubectl "$kube_ldflags"
 
 if [[ ! -x "$bin/helm" ]]; then
   echo "installing helm $HELM_VERSION ..." >&2

@@ -19,7 +19,7 @@ import { stringify } from 'yaml';
 import { freePort } from './ports.js';
 
 export const KUBE_VERSION = 'v1.34.2';
-const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'helm'] as const;
+const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'helm'] as const;
 const BUILD_SCRIPT = resolve('scripts/kube/build.sh');
 
 /** The cache folder holding the built binaries; builds them first when one is missing. */
@@ -37,8 +37,9 @@ export function helmBinary(): string {
   return join(kubeBinDir(), 'helm');
 }
 
+/** kubectl v1.34.2 built with the control plane (MESHPILOT_KUBECTL overrides). */
 export function kubectlBinary(): string {
-  return process.env.MESHPILOT_KUBECTL ?? 'kubectl';
+  return process.env.MESHPILOT_KUBECTL ?? join(kubeBinDir(), 'kubectl');
 }
 
 export interface CommandResult { code: number; stdout: string; stderr: string }
@@ -179,6 +180,8 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
     '--service-account-key-file', join(dir, 'sa.pub'), '--service-account-signing-key-file', join(dir, 'sa.key'),
     '--service-cluster-ip-range', opts.serviceClusterIpRange ?? '10.96.0.0/16', '--allow-privileged', '--profiling=false',
     '--cert-dir', join(dir, 'apiserver-certs'),
+    // The "kubernetes" Service cannot get Endpoints at 127.0.0.1 (loopback is invalid there).
+    '--endpoint-reconciler-type', 'none',
     ...(opts.extraApiserverArgs ?? [])];
   // No kubelet runs, so the node lifecycle controllers would mark our Nodes unreachable and their Pods
   // not ready after the grace period; they stay off.
@@ -238,8 +241,25 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
     }
   };
 
+  const waitEtcd = async () => {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      if (etcd?.hasExited()) throw new Error('etcd exited at start');
+      const healthy = await new Promise<boolean>((res) => {
+        const req = httpRequest(`${etcdUrl}/health`, { timeout: 2000 }, (r) => { r.resume(); res(r.statusCode === 200); });
+        req.on('error', () => res(false));
+        req.on('timeout', () => req.destroy());
+        req.end();
+      });
+      if (healthy) return;
+      if (Date.now() > until) throw new Error(`etcd not healthy within ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  };
+
   const startControlPlane = async () => {
     etcd = startComponent('etcd', join(bin, 'etcd'), etcdArgs, logPath('etcd'));
+    await waitEtcd();
     apiserver = startComponent('kube-apiserver', join(bin, 'kube-apiserver'), apiserverArgs, logPath('kube-apiserver'));
     await waitReady('start');
   };
