@@ -62,7 +62,7 @@ function hashPolicyFor(ctx: RouteContext, d: ResolvedDestination): Obj | undefin
 
 function buildMirrors(r: HTTPRoute, ctx: RouteContext): Obj[] {
   const out: Obj[] = [];
-  const add = (dest: Destination, fraction: Obj) => out.push({ cluster: resolveIn(ctx, dest).clusterName, runtimeFraction: { defaultValue: fraction }, traceSampled: { value: false } });
+  const add = (dest: Destination, fraction: Obj) => out.push({ cluster: resolveIn(ctx, dest).clusterName, runtimeFraction: { defaultValue: fraction }, traceSampled: { value: false }, disableShadowHostSuffixAppend: true });
   if (r.mirror) {
     // An explicit 0% disables mirroring.
     if (r.mirrorPercentage) { if (r.mirrorPercentage.value > 0) add(r.mirror, percentFraction(r.mirrorPercentage)); }

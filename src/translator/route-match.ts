@@ -41,7 +41,8 @@ export function buildRouteMatch(m: HTTPMatchRequest | undefined): Obj {
   if (!m) return match;
   if (m.uri?.exact !== undefined) match.path = m.uri.exact;
   else if (m.uri?.prefix !== undefined) match.prefix = m.uri.prefix;
-  else if (m.uri?.regex !== undefined) match.safeRegex = { regex: m.uri.regex };
+  // caseSensitive does not apply to regexes in Envoy: Istio makes the regex itself case-insensitive.
+  else if (m.uri?.regex !== undefined) match.safeRegex = { regex: m.ignoreUriCase && !m.uri.regex.startsWith('(?i)') ? `(?i)${m.uri.regex}` : m.uri.regex };
   if ('path' in match || 'safeRegex' in match) delete match.prefix;
   match.caseSensitive = { value: !m.ignoreUriCase };
   const headers: Obj[] = [
