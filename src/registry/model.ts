@@ -89,12 +89,27 @@ export interface ConfigSnapshot {
   workloadLabels(namespace: string, podName: string, ip?: string): Readonly<Record<string, string>> | undefined;
   /** Secret by namespace/name (Kubernetes TLS or generic with tls.crt/tls.key/ca.crt). */
   secret(namespace: string, name: string): TlsSecret | undefined;
-  /** Gateways whose selector matches the labels (Istio: any namespace unless scoped), sorted by namespace/name. */
+  /**
+   * Gateways whose selector matches the labels (Istio: any namespace unless scoped; an empty
+   * selector matches every workload), in Istio's creation order (oldest first, then name, then
+   * namespace): the first gateway wins a server conflict.
+   */
   gatewaysForWorkload(labels: Readonly<Record<string, string>>): readonly Gateway[];
-  /** VirtualServices bound to the gateway "namespace/name" (short names in spec.gateways resolved against the VirtualService namespace), sorted by creation order then namespace/name. */
-  virtualServicesForGateway(gatewayKey: string): readonly VirtualService[];
+  /**
+   * VirtualServices bound to the gateway "namespace/name" (short names in spec.gateways resolved
+   * against the VirtualService namespace, also "./name" and the legacy "name.ns.svc…" form), oldest
+   * first (then name, then namespace). With `proxyNamespace` (the gateway workload's namespace):
+   * only those exported to it, in Istio's order — private to that namespace, then exported to it
+   * by name, then public.
+   */
+  virtualServicesForGateway(gatewayKey: string, proxyNamespace?: string): readonly VirtualService[];
   /** VirtualServices that apply to sidecars (gateways empty or containing "mesh"). */
   meshVirtualServices(): readonly VirtualService[];
-  /** DestinationRule for a host with Istio's lookup order: client namespace, then service namespace, then root namespace; exportTo honoured. */
-  destinationRuleFor(hostname: string, clientNamespace: string, serviceNamespace?: string): DestinationRule | undefined;
+  /**
+   * DestinationRule for a host with Istio's lookup order: client namespace, then service namespace
+   * (default: that of the service the client sees under the host), then root namespace; exportTo
+   * honoured; the most specific host wins; same-host rules of a namespace merged as Istio merges
+   * them. Rules with a workloadSelector apply only when `workloadLabels` (the client's) match.
+   */
+  destinationRuleFor(hostname: string, clientNamespace: string, serviceNamespace?: string, workloadLabels?: Readonly<Record<string, string>>): DestinationRule | undefined;
 }

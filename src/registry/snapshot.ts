@@ -1,8 +1,18 @@
-/** An immutable, indexed view of the registry: what the translator reads. */
+/**
+ * An immutable, indexed view of the registry: what the translator reads.
+ *
+ * Orders (Istio's): VirtualServices, DestinationRules and ServiceEntries oldest first (then name,
+ * then namespace); gatewaysForWorkload in the same creation order, since the first gateway wins a
+ * server conflict; Gateways, Sidecars and services listed by namespace/name or hostname.
+ */
 import type { DestinationRule, Gateway, K8sEndpointSlice, K8sEndpoints, K8sNamespace, K8sPod, K8sSecret, K8sService, Resource, ServiceEntry, Sidecar, VirtualService } from '../api/index.js';
-import { hostMatches, hostSpecificity, resolveShortName } from './hosts.js';
+import { indexDestinationRules } from './destination-rules.js';
 import type { ConfigSnapshot, MeshService, Namespace, TlsSecret } from './model.js';
+import { compareByCreation, compareByNamespacedName, compareStrings } from './ordering.js';
+import { secretFromKubernetes } from './secrets.js';
 import { indexPods, isVisibleTo, labelsMatch, parseExportTo, serviceFromKubernetes, servicesFromServiceEntry } from './services.js';
+
+export { secretFromKubernetes } from './secrets.js';
 
 export interface SnapshotOptions {
   version?: number;
@@ -14,100 +24,108 @@ function key(o: { metadata: { namespace: string; name: string } }): string {
   return `${o.metadata.namespace}/${o.metadata.name}`;
 }
 
-function byAgeThenName(a: { metadata: { namespace: string; name: string; creationTimestamp?: string } }, b: typeof a): number {
-  const ta = a.metadata.creationTimestamp ?? '';
-  const tb = b.metadata.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  return key(a).localeCompare(key(b));
-}
-
-function decode(data: Record<string, string> | undefined, stringData: Record<string, string> | undefined, ...names: string[]): string | undefined {
-  for (const n of names) {
-    if (stringData?.[n] !== undefined) return stringData[n];
-    if (data?.[n] !== undefined) return Buffer.from(data[n], 'base64').toString('utf8');
-  }
-  return undefined;
-}
-
-export function secretFromKubernetes(s: K8sSecret): TlsSecret {
-  return {
-    namespace: s.metadata.namespace,
-    name: s.metadata.name,
-    cert: decode(s.data, s.stringData, 'tls.crt', 'cert'),
-    key: decode(s.data, s.stringData, 'tls.key', 'key'),
-    ca: decode(s.data, s.stringData, 'ca.crt', 'cacert'),
-  };
-}
-
-/** Resolves a VirtualService's gateway reference to "namespace/name". */
+/**
+ * Resolves a VirtualService's gateway reference to "namespace/name", as Istio does: "mesh" stays,
+ * "ns/name" as is ("./name" in the VirtualService's namespace), a short name in the VirtualService's
+ * namespace, and the legacy FQDN form "name.ns.svc.cluster.local" (or "name.ns") to "ns/name".
+ */
 export function gatewayKey(ref: string, vsNamespace: string): string {
   if (ref === 'mesh') return 'mesh';
-  return ref.includes('/') ? ref : `${vsNamespace}/${ref}`;
+  const slash = ref.indexOf('/');
+  if (slash >= 0) return ref.slice(0, slash) === '.' ? `${vsNamespace}/${ref.slice(slash + 1)}` : ref;
+  const [name, ns] = ref.split('.');
+  return ns === undefined ? `${vsNamespace}/${ref}` : `${ns}/${name}`;
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (t: T) => string | undefined): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const it of items) {
+    const k = keyOf(it);
+    if (k === undefined) continue;
+    const list = out.get(k);
+    if (list) list.push(it);
+    else out.set(k, [it]);
+  }
+  return out;
+}
+
+/** Istio's gateway VirtualService order for a proxy namespace: private, then exported to it, then public. */
+function forProxyNamespace(list: readonly VirtualService[], proxyNamespace: string): VirtualService[] {
+  const priv: VirtualService[] = [];
+  const exportedTo: VirtualService[] = [];
+  const pub: VirtualService[] = [];
+  for (const vs of list) {
+    const exportTo = parseExportTo(vs.spec.exportTo, vs.metadata.namespace);
+    if (exportTo.includes('*')) pub.push(vs);
+    else if (exportTo.includes('~') || !exportTo.includes(proxyNamespace)) continue;
+    else if (proxyNamespace === vs.metadata.namespace) priv.push(vs);
+    else exportedTo.push(vs);
+  }
+  return [...priv, ...exportedTo, ...pub];
 }
 
 export function snapshotFromObjects(objects: readonly Resource[], opts: SnapshotOptions = {}): ConfigSnapshot {
   const domainSuffix = opts.domainSuffix ?? 'cluster.local';
   const rootNamespace = opts.rootNamespace ?? 'istio-system';
-  const of = <T>(kind: string) => objects.filter((o) => o.kind === kind) as unknown as T[];
-  const virtualServices = of<VirtualService>('VirtualService').sort(byAgeThenName);
-  const destinationRules = of<DestinationRule>('DestinationRule').sort(byAgeThenName);
-  const gateways = of<Gateway>('Gateway').sort((a, b) => key(a).localeCompare(key(b)));
-  const serviceEntries = of<ServiceEntry>('ServiceEntry').sort(byAgeThenName);
-  const sidecars = of<Sidecar>('Sidecar').sort((a, b) => key(a).localeCompare(key(b)));
-  const pods = of<K8sPod>('Pod');
+  const byKind = groupBy(objects, (o) => o.kind);
+  const of = <T>(kind: string) => (byKind.get(kind) ?? []) as unknown as T[];
+
+  const virtualServices = of<VirtualService>('VirtualService').sort(compareByCreation);
+  const destinationRules = of<DestinationRule>('DestinationRule').sort(compareByCreation);
+  const gateways = of<Gateway>('Gateway').sort(compareByNamespacedName);
+  const gatewaysByAge = [...gateways].sort(compareByCreation);
+  const serviceEntries = of<ServiceEntry>('ServiceEntry').sort(compareByCreation);
+  const sidecars = of<Sidecar>('Sidecar').sort(compareByNamespacedName);
+  const pods = of<K8sPod>('Pod').sort(compareByNamespacedName);
   const podIndex = indexPods(pods);
 
-  const slicesBySvc = new Map<string, K8sEndpointSlice[]>();
-  for (const s of of<K8sEndpointSlice>('EndpointSlice')) {
+  // Services: Kubernetes (with their slices / legacy Endpoints), then one per ServiceEntry host.
+  const slicesBySvc = groupBy(of<K8sEndpointSlice>('EndpointSlice').sort(compareByNamespacedName), (s) => {
     const svc = s.metadata.labels?.['kubernetes.io/service-name'];
-    if (!svc) continue;
-    const k = `${s.metadata.namespace}/${svc}`;
-    slicesBySvc.set(k, [...(slicesBySvc.get(k) ?? []), s]);
-  }
+    return svc ? `${s.metadata.namespace}/${svc}` : undefined;
+  });
   const legacy = new Map(of<K8sEndpoints>('Endpoints').map((e) => [key(e), e]));
-  const kubeServices = of<K8sService>('Service')
-    .filter((s) => s.spec?.type !== 'ExternalName')
-    .map((s) => serviceFromKubernetes(s, (slicesBySvc.get(key(s)) ?? []).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)), legacy.get(key(s)), podIndex, domainSuffix));
+  const kubeServices = of<K8sService>('Service').sort(compareByNamespacedName)
+    .map((s) => serviceFromKubernetes(s, slicesBySvc.get(key(s)) ?? [], legacy.get(key(s)), podIndex, domainSuffix));
   const seServices = serviceEntries.flatMap((se) => servicesFromServiceEntry(se, pods));
-  const services: MeshService[] = [...kubeServices, ...seServices].sort((a, b) => a.hostname.localeCompare(b.hostname) || a.namespace.localeCompare(b.namespace));
+  const services: MeshService[] = [...kubeServices, ...seServices]
+    .sort((a, b) => compareStrings(a.hostname, b.hostname) || compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name));
 
+  // By host: the oldest ServiceEntry, unless a Kubernetes Service has that host.
   const hostIndex = new Map<string, MeshService>();
   for (const s of seServices) if (!hostIndex.has(s.hostname)) hostIndex.set(s.hostname, s);
-  for (const s of kubeServices) hostIndex.set(s.hostname, s); // Kubernetes wins over a ServiceEntry with the same host.
+  for (const s of kubeServices) hostIndex.set(s.hostname, s);
+  const servicesByHost = groupBy(services, (s) => s.hostname);
 
-  const secrets = new Map(of<K8sSecret>('Secret').map((s) => [key(s), secretFromKubernetes(s)]));
-  const namespaceNames = new Set<string>(of<K8sNamespace>('Namespace').map((n) => n.metadata.name));
-  const nsLabels = new Map(of<K8sNamespace>('Namespace').map((n) => [n.metadata.name, { ...(n.metadata.labels ?? {}) }]));
-  for (const o of objects) if (o.kind !== 'Namespace') namespaceNames.add(o.metadata.namespace);
-  const namespaces: Namespace[] = [...namespaceNames].sort().map((name) => ({ name, labels: nsLabels.get(name) ?? {} }));
+  const secrets = new Map<string, TlsSecret>(of<K8sSecret>('Secret').map((s) => [key(s), secretFromKubernetes(s)]));
 
+  const nsObjects = of<K8sNamespace>('Namespace');
+  const nsLabels = new Map(nsObjects.map((n) => [n.metadata.name, { ...(n.metadata.labels ?? {}) }]));
+  const namespaceNames = new Set<string>(nsObjects.map((n) => n.metadata.name));
+  for (const o of objects) if (o.kind !== 'Namespace' && o.metadata.namespace) namespaceNames.add(o.metadata.namespace);
+  const namespaces: Namespace[] = [...namespaceNames].sort(compareStrings).map((name) => ({ name, labels: nsLabels.get(name) ?? {} }));
+
+  // VirtualServices by resolved gateway ("mesh" when none is named), in creation order.
   const vsByGateway = new Map<string, VirtualService[]>();
   for (const vs of virtualServices) {
     const refs = vs.spec.gateways?.length ? vs.spec.gateways : ['mesh'];
-    for (const g of new Set(refs.map((r) => gatewayKey(r, vs.metadata.namespace)))) vsByGateway.set(g, [...(vsByGateway.get(g) ?? []), vs]);
-  }
-
-  // DestinationRules by namespace, host resolved to an FQDN in the rule's namespace.
-  const drsByNamespace = new Map<string, Array<{ dr: DestinationRule; host: string; exportTo: string[] }>>();
-  for (const dr of destinationRules) {
-    const host = resolveShortName(dr.spec.host, dr.metadata.namespace, domainSuffix);
-    const list = drsByNamespace.get(dr.metadata.namespace) ?? [];
-    list.push({ dr, host, exportTo: parseExportTo(dr.spec.exportTo, dr.metadata.namespace) });
-    drsByNamespace.set(dr.metadata.namespace, list);
-  }
-  const bestDrIn = (ns: string, hostname: string, clientNs: string): DestinationRule | undefined => {
-    let best: { dr: DestinationRule; score: number } | undefined;
-    for (const c of drsByNamespace.get(ns) ?? []) {
-      if (c.dr.spec.workloadSelector) continue;
-      if (!isVisibleTo(c.exportTo, clientNs)) continue;
-      if (!hostMatches(c.host, hostname)) continue;
-      const score = hostSpecificity(c.host);
-      if (!best || score > best.score) best = { dr: c.dr, score };
+    for (const g of new Set(refs.map((r) => gatewayKey(r, vs.metadata.namespace)))) {
+      const list = vsByGateway.get(g);
+      if (list) list.push(vs);
+      else vsByGateway.set(g, [vs]);
     }
-    return best?.dr;
+  }
+  const vsForProxyNs = new Map<string, readonly VirtualService[]>();
+
+  const drIndex = indexDestinationRules(destinationRules, { rootNamespace, domainSuffix });
+  /** The namespace of the service a client namespace sees under a host (Istio: first visible service). */
+  const serviceNamespaceFor = (hostname: string, clientNs: string): string | undefined => {
+    const preferred = hostIndex.get(hostname);
+    if (preferred && isVisibleTo(preferred.exportTo, clientNs)) return preferred.namespace;
+    return servicesByHost.get(hostname)?.find((s) => isVisibleTo(s.exportTo, clientNs))?.namespace;
   };
 
-  const snapshot: ConfigSnapshot = {
+  return {
     version: opts.version ?? 0,
     mesh: { rootNamespace, domainSuffix },
     virtualServices, destinationRules, gateways, serviceEntries, sidecars, services, namespaces,
@@ -117,17 +135,21 @@ export function snapshotFromObjects(objects: readonly Resource[], opts: Snapshot
       const pod = podIndex.byName.get(`${ns}/${name}`) ?? (ip ? podIndex.byIp.get(ip) : undefined);
       return pod ? { ...(pod.metadata.labels ?? {}) } : undefined;
     },
-    gatewaysForWorkload: (labels) => gateways.filter((g) => labelsMatch(g.spec.selector, labels)),
-    virtualServicesForGateway: (gw) => vsByGateway.get(gw) ?? [],
-    meshVirtualServices: () => vsByGateway.get('mesh') ?? [],
-    destinationRuleFor: (hostname, clientNs, serviceNs) => {
-      const order = [clientNs, serviceNs ?? hostIndex.get(hostname)?.namespace, rootNamespace].filter((x): x is string => !!x);
-      for (const ns of [...new Set(order)]) {
-        const dr = bestDrIn(ns, hostname, clientNs);
-        if (dr) return dr;
-      }
-      return undefined;
+    gatewaysForWorkload: (labels) => gatewaysByAge.filter((g) => labelsMatch(g.spec.selector, labels)),
+    virtualServicesForGateway: (gw, proxyNamespace) => {
+      const all = vsByGateway.get(gw) ?? [];
+      if (proxyNamespace === undefined) return all;
+      const k = `${proxyNamespace}|${gw}`;
+      let list = vsForProxyNs.get(k);
+      if (!list) vsForProxyNs.set(k, (list = Object.freeze(forProxyNamespace(all, proxyNamespace))));
+      return list;
     },
+    meshVirtualServices: () => vsByGateway.get('mesh') ?? [],
+    destinationRuleFor: (hostname, clientNamespace, serviceNamespace, workloadLabels) => drIndex.lookup({
+      hostname,
+      clientNamespace,
+      serviceNamespace: serviceNamespace ?? serviceNamespaceFor(hostname, clientNamespace),
+      ...(workloadLabels ? { workloadLabels } : {}),
+    }),
   };
-  return snapshot;
 }

@@ -1,6 +1,7 @@
 /**
  * Push debouncing, as Istio does it: wait for a quiet period after the last change, but never
- * longer than a maximum since the first one. Requests arriving meanwhile are merged.
+ * longer than a maximum since the first one. Requests arriving meanwhile are merged. The clock is
+ * injected so that tests drive time by hand.
  */
 import { performance } from 'node:perf_hooks';
 import type { ProxyInfo } from '../proxy/node.js';
@@ -10,6 +11,19 @@ export interface PushRequest {
   /** Which proxies need the push; all when omitted. */
   affects?: (proxy: ProxyInfo) => boolean;
 }
+
+/** The little of a clock the debouncer needs. */
+export interface DebounceClock {
+  now(): number;
+  setTimer(fn: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+export const realClock: DebounceClock = {
+  now: () => performance.now(),
+  setTimer: (fn, ms) => setTimeout(fn, ms),
+  clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 export function mergePushRequests(a: PushRequest, b: PushRequest): PushRequest {
   const reason = a.reason === b.reason ? a.reason : `${a.reason}; ${b.reason}`;
@@ -22,29 +36,31 @@ export function mergePushRequests(a: PushRequest, b: PushRequest): PushRequest {
 export class Debouncer {
   private pending?: PushRequest;
   private firstAt = 0;
-  private timer?: NodeJS.Timeout;
+  private timer?: unknown;
 
   constructor(
     private readonly quietMs: number,
     private readonly maxMs: number,
     private readonly fire: (req: PushRequest, queuedAt: number) => void,
+    private readonly clock: DebounceClock = realClock,
   ) {}
 
   request(req: PushRequest): void {
-    const now = performance.now();
+    const now = this.clock.now();
     if (!this.pending) {
       this.pending = req;
       this.firstAt = now;
     } else {
       this.pending = mergePushRequests(this.pending, req);
     }
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     const wait = Math.max(0, Math.min(this.quietMs, this.firstAt + this.maxMs - now));
-    this.timer = setTimeout(() => this.flush(), wait);
+    this.timer = this.clock.setTimer(() => this.flush(), wait);
   }
 
+  /** Fires the pending request now (if any). */
   flush(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.timer = undefined;
     const req = this.pending;
     const at = this.firstAt;
@@ -53,7 +69,7 @@ export class Debouncer {
   }
 
   cancel(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.timer = undefined;
     this.pending = undefined;
   }

@@ -3,18 +3,30 @@
  * resources on connect and on (debounced, merged) pushes that affect it.
  */
 import * as grpc from '@grpc/grpc-js';
-import { chmodSync } from 'node:fs';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.js';
 import type { Logger } from '../log.js';
 import { parseNodeId, type ProxyInfo } from '../proxy/node.js';
 import type { XdsResources } from '../translator/types.js';
 import { AdsConnection, EncodeCache, type ProxySyncStatus } from './connection.js';
-import { Debouncer, type PushRequest } from './debounce.js';
+import { Debouncer, type DebounceClock, type PushRequest } from './debounce.js';
 import { adsServiceDefinition, structToObject, type DiscoveryRequest, type DiscoveryResponse } from './service.js';
 
 export type { ProxySyncStatus } from './connection.js';
 export type { PushRequest } from './debounce.js';
+
+/** What one (debounced, merged) push did. */
+export interface PushSummary {
+  reason: string;
+  /** Connected proxies the push request affected (their resources were regenerated). */
+  affected: number;
+  /** Proxies that were sent at least one response (the others had nothing new). */
+  proxies: number;
+  /** DiscoveryResponses written. */
+  responses: number;
+}
 
 export interface XdsServerOptions {
   generate(proxy: ProxyInfo): XdsResources;
@@ -24,6 +36,8 @@ export interface XdsServerOptions {
   debounceMs?: number;
   /** Longest a push may be delayed by a stream of changes (default 10 s). */
   debounceMaxMs?: number;
+  /** Clock for the debouncer (tests). */
+  clock?: DebounceClock;
 }
 
 export class XdsServer {
@@ -32,23 +46,33 @@ export class XdsServer {
   private readonly cache = new EncodeCache();
   private readonly debouncer: Debouncer;
   private nextStreamId = 0;
+  private pushWaiters: Array<(s: PushSummary) => void> = [];
 
   constructor(private readonly opts: XdsServerOptions) {
-    this.debouncer = new Debouncer(opts.debounceMs ?? 100, opts.debounceMaxMs ?? 10_000, (req, queuedAt) => this.push(req, queuedAt));
+    this.debouncer = new Debouncer(opts.debounceMs ?? 100, opts.debounceMaxMs ?? 10_000, (req, queuedAt) => this.push(req, queuedAt), opts.clock);
   }
 
+  /**
+   * Starts serving on `host:port` (port 0 = any free port) or `unix:///path`; returns the bound
+   * address. May be called several times to serve on several addresses.
+   */
   async listen(address: string): Promise<string> {
-    const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.keepalive_time_ms': 30_000 });
-    server.addService(adsServiceDefinition(), {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.onStream(call),
-    });
+    let server = this.server;
+    if (!server) {
+      server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.keepalive_time_ms': 30_000 });
+      server.addService(adsServiceDefinition(), {
+        StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.onStream(call),
+      });
+      this.server = server;
+    }
+    const s = server;
+    if (address.startsWith('unix:')) await removeStaleSocket(socketPath(address));
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+      s.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(new Error(`xDS server: cannot listen on ${address}: ${err.message}`)) : resolve(p)));
     });
-    this.server = server;
     if (address.startsWith('unix:')) {
       // Proxies run as their own user (uid 1337): let them connect to the socket.
-      chmodSync(address.replace(/^unix:(\/\/)?/, ''), 0o777);
+      chmodSync(socketPath(address), 0o777);
     }
     const bound = address.startsWith('unix:') ? address : `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
     this.opts.logger.info({ address: bound }, 'xDS server listening');
@@ -58,6 +82,11 @@ export class XdsServer {
   /** Asks for a push; merged with others and debounced. */
   requestPush(req: PushRequest): void {
     this.debouncer.request(req);
+  }
+
+  /** Resolves with the summary of the next push that runs (for tests and tools awaiting a push). */
+  nextPush(): Promise<PushSummary> {
+    return new Promise((resolve) => this.pushWaiters.push(resolve));
   }
 
   syncStatus(): ProxySyncStatus[] {
@@ -100,17 +129,23 @@ export class XdsServer {
   }
 
   private push(req: PushRequest, queuedAt: number): void {
-    let pushed = 0;
+    const summary: PushSummary = { reason: req.reason, affected: 0, proxies: 0, responses: 0 };
     for (const conn of this.connections.values()) {
       if (!conn.proxy) continue;
       if (req.affects && !req.affects(conn.proxy)) continue;
+      summary.affected++;
       if (!this.generateFor(conn)) continue;
-      if (conn.pushAll() > 0) {
-        pushed++;
+      const sent = conn.pushAll();
+      if (sent > 0) {
+        summary.proxies++;
+        summary.responses += sent;
         this.opts.metrics.pushLatency.observe((performance.now() - queuedAt) / 1000);
       }
     }
-    this.opts.logger.info({ reason: req.reason, proxies: pushed }, 'push');
+    this.opts.logger.info(summary, 'push');
+    const waiters = this.pushWaiters;
+    this.pushWaiters = [];
+    for (const w of waiters) w(summary);
   }
 
   private onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
@@ -126,14 +161,17 @@ export class XdsServer {
         log.info({ proxy: conn.proxy.id, stream: id }, 'proxy disconnected');
       }
     };
+    let rejected = false;
     call.on('data', (req: DiscoveryRequest) => {
+      if (rejected) return;
       try {
         if (!conn.proxy) {
           const nodeId = req.node?.id ?? '';
           const parsed = parseNodeId(nodeId, structToObject(req.node?.metadata));
           if (!parsed.ok) {
             log.warn({ nodeId, stream: id }, `rejecting stream: ${parsed.error}`);
-            call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: parsed.error });
+            rejected = true;
+            call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `meshpilot: ${parsed.error}` });
             cleanup();
             return;
           }
@@ -152,4 +190,24 @@ export class XdsServer {
     call.on('cancelled', cleanup);
     call.on('close', cleanup);
   }
+}
+
+function socketPath(address: string): string {
+  return address.replace(/^unix:(\/\/)?/, '');
+}
+
+/** A socket file left behind by a process that died is removed; one somebody listens on is kept (bind then fails). */
+async function removeStaleSocket(path: string): Promise<void> {
+  try {
+    if (!lstatSync(path).isSocket()) return;
+  } catch {
+    return;
+  }
+  const alive = await new Promise<boolean>((resolve) => {
+    const sock = connect(path);
+    const t = setTimeout(() => { sock.destroy(); resolve(true); }, 500);
+    sock.once('connect', () => { clearTimeout(t); sock.destroy(); resolve(true); });
+    sock.once('error', () => { clearTimeout(t); resolve(false); });
+  });
+  if (!alive) unlinkSync(path);
 }

@@ -4,20 +4,25 @@
  * last good configuration keeps serving, and a restarted Envoy gets the same config.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createMetrics } from '../../../src/admin/metrics.js';
-import { startEchoBackend, type EchoBackend } from '../../../src/cli/echo-backend.js';
+import { createMetrics, type Metrics } from '../../../src/admin/metrics.js';
 import { silentLogger } from '../../../src/log.js';
 import type { XdsResources } from '../../../src/translator/types.js';
 import { XdsServer } from '../../../src/xds/server.js';
+import { startBackend, type Backend } from '../../helpers/backends.js';
 import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
 import { httpGet } from '../../helpers/meshpilot.js';
 import { freePort } from '../../helpers/ports.js';
 
 const NODE = 'router~127.0.0.1~gw-1.istio-system~istio-system.svc.cluster.local';
 
-function resources(listenPort: number, backend: EchoBackend, opts: { badCluster?: boolean } = {}): XdsResources {
-  const cluster = 'outbound|80||backend.default.svc.cluster.local';
+const CLUSTER = 'outbound|80||backend.default.svc.cluster.local';
+
+function resources(listenPort: number, backend: Backend, opts: { badCluster?: boolean } = {}): XdsResources {
+  const cluster = CLUSTER;
   return {
     listeners: [{
       name: `0.0.0.0_${listenPort}`,
@@ -62,33 +67,46 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
 
 describe('ADS server with a real Envoy', () => {
   let server: XdsServer;
+  let metrics: Metrics;
   let envoy: EnvoyProcess | undefined;
-  let a: EchoBackend;
-  let b: EchoBackend;
+  let a: Backend;
+  let b: Backend;
   let current: XdsResources;
+  let generated = 0;
   let listenPort: number;
   let xdsAddr: string;
+  let unixAddr: string;
+  let sockDir: string;
 
   before(async () => {
-    a = await startEchoBackend('backend-a', '127.0.0.1', 0);
-    b = await startEchoBackend('backend-b', '127.0.0.1', 0);
+    a = await startBackend('backend-a');
+    b = await startBackend('backend-b');
     listenPort = await freePort();
     current = resources(listenPort, a);
-    server = new XdsServer({ generate: () => current, logger: silentLogger, metrics: createMetrics(), debounceMs: 20 });
+    metrics = createMetrics();
+    server = new XdsServer({ generate: () => { generated++; return current; }, logger: silentLogger, metrics, debounceMs: 20 });
     xdsAddr = await server.listen('127.0.0.1:0');
+    sockDir = mkdtempSync(join(tmpdir(), 'meshpilot-xds-'));
+    unixAddr = await server.listen(`unix://${join(sockDir, 'xds.sock')}`);
     envoy = await startEnvoy({ nodeId: NODE, labels: { istio: 'ingressgateway' }, xdsAddress: xdsAddr });
   });
 
   after(async () => {
     await envoy?.stop();
     await server.close();
-    await a.close();
-    await b.close();
+    await a.stop();
+    await b.stop();
+    rmSync(sockDir, { recursive: true, force: true });
   });
 
   it('delivers listeners, routes, clusters and endpoints; traffic reaches the backend', async () => {
+    await envoy!.waitReady();
     await envoy!.waitForListener(listenPort);
     await eventually(async () => (await whoAnswers(listenPort)) === 'backend-a', 'traffic to backend-a');
+    a.resetHits();
+    for (let i = 0; i < 10; i++) assert.equal(await whoAnswers(listenPort), 'backend-a');
+    assert.equal(a.hits(), 10);
+    assert.equal(b.hits(), 0);
     const st = server.syncStatus();
     assert.equal(st.length, 1);
     assert.equal(st[0].id, NODE);
@@ -97,13 +115,31 @@ describe('ADS server with a real Envoy', () => {
       assert.equal(st[0].types[kind]?.versionAcked, st[0].types[kind]?.versionSent);
       assert.equal(st[0].types[kind]?.lastNack, undefined);
     }
+    assert.deepEqual(st[0].types.endpoints?.subscribed, [CLUSTER], 'EDS asked for by name');
+    assert.deepEqual(st[0].types.routes?.subscribed, ['http.80'], 'RDS asked for by name');
+    assert.equal(st[0].types.clusters?.subscribed, '*', 'CDS is a wildcard subscription');
+    assert.deepEqual(server.connectedProxies().map((p) => [p.type, p.namespace, p.labels.istio]), [['router', 'istio-system', 'ingressgateway']]);
+    assert.match(await metrics.registry.getSingleMetricAsString('meshpilot_xds_connected_proxies'), / 1$/m);
   });
 
-  it('a push moves traffic to the new endpoint', async () => {
+  it('a push moves traffic to the new endpoint and sends only what changed', async () => {
     current = resources(listenPort, b);
+    const pushed = server.nextPush();
     server.requestPush({ reason: 'test' });
+    const summary = await pushed;
+    assert.deepEqual([summary.affected, summary.proxies, summary.responses], [1, 1, 1], 'only EDS changed');
     await eventually(async () => (await whoAnswers(listenPort)) === 'backend-b', 'traffic to backend-b');
+    b.resetHits();
     for (let i = 0; i < 20; i++) assert.equal(await whoAnswers(listenPort), 'backend-b');
+    assert.equal(b.hits(), 20);
+  });
+
+  it('a push that affects no connected proxy does not even regenerate', async () => {
+    const before = generated;
+    const pushed = server.nextPush();
+    server.requestPush({ reason: 'elsewhere', affects: (p) => p.namespace === 'other' });
+    assert.deepEqual(await pushed, { reason: 'elsewhere', affected: 0, proxies: 0, responses: 0 });
+    assert.equal(generated, before);
   });
 
   it('records a NACK, never resends the rejected version, keeps serving the last good config', async () => {
@@ -113,30 +149,39 @@ describe('ADS server with a real Envoy', () => {
     await eventually(async () => server.syncStatus()[0].types.clusters?.lastNack !== undefined, 'NACK recorded');
     const st = server.syncStatus()[0].types.clusters!;
     assert.equal(st.versionAcked, before.versionAcked, 'last good version stays acked');
+    assert.equal(st.lastNack!.version, st.versionSent);
     assert.notEqual(st.lastNack!.version, before.versionAcked);
     assert.match(st.lastNack!.message, /duration/i);
+    assert.match(await metrics.registry.getSingleMetricAsString('meshpilot_xds_nacks_total'), /type="clusters"\} 1/);
     const nonceAfterNack = st.nonceSent;
     // The same (rejected) content pushed again is not resent.
+    const again = server.nextPush();
     server.requestPush({ reason: 'same bad again' });
-    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await again).responses, 0, 'nothing sent for the rejected content');
     assert.equal(server.syncStatus()[0].types.clusters!.nonceSent, nonceAfterNack);
     for (let i = 0; i < 20; i++) assert.equal(await whoAnswers(listenPort), 'backend-b');
     // Good content again is sent and accepted.
     current = resources(listenPort, a);
     server.requestPush({ reason: 'good' });
     await eventually(async () => (await whoAnswers(listenPort)) === 'backend-a', 'traffic back to backend-a');
+    await eventually(async () => { const c = server.syncStatus()[0].types.clusters!; return c.versionAcked === c.versionSent; }, 'good cluster version ACKed');
   });
 
-  it('a restarted Envoy reconnects and gets the same config', async () => {
+  it('a restarted Envoy (now over the unix socket) reconnects and gets the same config', async () => {
+    const versions = (): string[] => { const t = server.syncStatus()[0].types; return [t.clusters!.versionAcked!, t.endpoints!.versionAcked!, t.listeners!.versionAcked!, t.routes!.versionAcked!]; };
+    const beforeRestart = versions();
     await envoy!.stop();
     envoy = undefined;
     await eventually(async () => server.syncStatus().length === 0, 'stream closed');
-    envoy = await startEnvoy({ nodeId: NODE, labels: { istio: 'ingressgateway' }, xdsAddress: xdsAddr });
+    assert.match(await metrics.registry.getSingleMetricAsString('meshpilot_xds_connected_proxies'), / 0$/m);
+    envoy = await startEnvoy({ nodeId: NODE, labels: { istio: 'ingressgateway' }, xdsAddress: unixAddr });
+    await envoy.waitReady();
     await envoy.waitForListener(listenPort);
     try {
       await eventually(async () => (await whoAnswers(listenPort)) === 'backend-a', 'traffic after Envoy restart');
     } catch (err) {
       throw new Error(`${String(err)}\nsyncz: ${JSON.stringify(server.syncStatus())}\nenvoy log:\n${envoy.logs().slice(-3000)}`);
     }
+    await eventually(async () => versions().every((v, i) => v === beforeRestart[i]), 'same versions ACKed after restart');
   });
 });

@@ -29,3 +29,27 @@ describe('buildBootstrap', () => {
     assert.deepEqual(u.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address, { pipe: { path: '/run/meshpilot/xds.sock' } });
   });
 });
+
+describe('buildBootstrap options and errors', () => {
+  const node = 'sidecar~10.0.0.5~reviews-v1-abc.bookinfo~bookinfo.svc.cluster.local';
+  it('derives cluster and namespace from the node id unless given', () => {
+    const b = buildBootstrap({ nodeId: node, xdsAddress: '127.0.0.1:15010' }) as any;
+    assert.deepEqual([b.node.cluster, b.node.metadata.NAMESPACE, b.node.metadata.LABELS], ['reviews-v1-abc.bookinfo', 'bookinfo', {}]);
+    const c = buildBootstrap({ nodeId: node, namespace: 'other', cluster: 'reviews.bookinfo', xdsAddress: '127.0.0.1:15010', metadata: { CLUSTER_ID: 'k1' } }) as any;
+    assert.deepEqual([c.node.cluster, c.node.metadata.NAMESPACE, c.node.metadata.CLUSTER_ID], ['reviews.bookinfo', 'other', 'k1']);
+  });
+  it('uses ADS for LDS and CDS over an HTTP/2 static cluster', () => {
+    const b = buildBootstrap({ nodeId: node, xdsAddress: '[::1]:15010', adminAddress: '127.0.0.1:19000' }) as any;
+    assert.deepEqual(b.dynamic_resources.lds_config, { ads: {}, resource_api_version: 'V3' });
+    assert.deepEqual(b.dynamic_resources.cds_config, { ads: {}, resource_api_version: 'V3' });
+    assert.equal(b.dynamic_resources.ads_config.grpc_services[0].envoy_grpc.cluster_name, 'xds-grpc');
+    const xds = b.static_resources.clusters[0];
+    assert.equal(xds.name, 'xds-grpc');
+    assert.ok(xds.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config.http2_protocol_options);
+    assert.deepEqual(xds.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address, { socket_address: { address: '::1', port_value: 15010 } });
+    assert.deepEqual(b.admin.address.socket_address, { address: '127.0.0.1', port_value: 19000 });
+  });
+  for (const [addr, error] of [['localhost', /expected HOST:PORT/], ['127.0.0.1:0', /bad port/], ['127.0.0.1:99999', /bad port/], ['127.0.0.1:http', /bad port/]] as const) {
+    it(`rejects xDS address ${addr}`, () => assert.throws(() => buildBootstrap({ nodeId: node, xdsAddress: addr }), error));
+  }
+});

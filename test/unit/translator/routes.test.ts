@@ -180,7 +180,7 @@ describe('actions', () => {
     const m = (r: Partial<HTTPRoute>) => action(routes([{ route: [{ destination: { host: 'reviews' } }], ...r }])[0]).requestMirrorPolicies as Obj[] | undefined;
     assert.deepEqual(m({ mirror: { host: 'web' }, mirrorPercentage: { value: 12.5 } })?.[0].runtimeFraction, { defaultValue: { numerator: 125000, denominator: 'MILLION' } });
     assert.deepEqual(m({ mirror: { host: 'web' }, mirrorPercent: 10 })?.[0].runtimeFraction, { defaultValue: { numerator: 10, denominator: 'HUNDRED' } });
-    assert.deepEqual(m({ mirror: { host: 'web' } })?.[0], { cluster: 'outbound|80||web.default.svc.cluster.local', runtimeFraction: { defaultValue: { numerator: 100, denominator: 'HUNDRED' } }, traceSampled: { value: false } });
+    assert.deepEqual(m({ mirror: { host: 'web' } })?.[0], { cluster: 'outbound|80||web.default.svc.cluster.local', runtimeFraction: { defaultValue: { numerator: 100, denominator: 'HUNDRED' } }, traceSampled: { value: false }, disableShadowHostSuffixAppend: true });
     assert.equal(m({ mirror: { host: 'web' }, mirrorPercentage: { value: 0 } }), undefined);
   });
   it('fault: fixed delay and abort as per-route filter config', () => {

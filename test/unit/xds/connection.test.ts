@@ -5,7 +5,7 @@ import { createMetrics } from '../../../src/admin/metrics.js';
 import { silentLogger } from '../../../src/log.js';
 import { TYPE_URLS, type XdsResources } from '../../../src/translator/types.js';
 import { AdsConnection, EncodeCache } from '../../../src/xds/connection.js';
-import { Debouncer, mergePushRequests } from '../../../src/xds/debounce.js';
+import { Debouncer, mergePushRequests, type DebounceClock } from '../../../src/xds/debounce.js';
 import type { DiscoveryResponse } from '../../../src/xds/service.js';
 import { parseNodeId } from '../../../src/proxy/node.js';
 
@@ -73,6 +73,25 @@ describe('AdsConnection', () => {
     return metrics.registry.getSingleMetricAsString('meshpilot_xds_nacks_total').then((m) => assert.match(m, /type="clusters"\} 1/));
   });
 
+  it('serialises equal resources once across connections (cache keyed by type, name and content hash)', () => {
+    const cache = new EncodeCache();
+    const sent: DiscoveryResponse[][] = [[], []];
+    const conns = sent.map((out, i) => {
+      const c = new AdsConnection(i, (r) => out.push(r), cache, silentLogger, createMetrics());
+      const p = parseNodeId(`router~1.2.3.${i}~gw${i}.ns~ns.svc.cluster.local`);
+      assert.ok(p.ok);
+      c.proxy = p.value;
+      c.setResources(resources(1));
+      c.onRequest({ typeUrl: TYPE_URLS.clusters });
+      return c;
+    });
+    assert.equal(conns.length, 2);
+    assert.equal(sent[0][0].resources[0], sent[1][0].resources[0], 'the same encoded Any object');
+    assert.equal(sent[0][0].versionInfo, sent[1][0].versionInfo, 'equal content, equal version');
+    const a = cache.get('clusters', resources(2).clusters[0], 'h2');
+    assert.notEqual(a, sent[0][0].resources[0]);
+  });
+
   it('ignores requests with a stale nonce', () => {
     const { sent, conn } = setup();
     conn.setResources(resources(1));
@@ -84,28 +103,64 @@ describe('AdsConnection', () => {
   });
 });
 
+/** A hand-driven clock: timers fire only when the test advances time. */
+class FakeClock implements DebounceClock {
+  private t = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private nextId = 1;
+  now(): number { return this.t; }
+  setTimer(fn: () => void, ms: number): unknown { const id = this.nextId++; this.timers.set(id, { at: this.t + ms, fn }); return id; }
+  clearTimer(h: unknown): void { this.timers.delete(h as number); }
+  advance(ms: number): void {
+    const until = this.t + ms;
+    for (let guard = 0; guard < 10_000; guard++) {
+      const due = [...this.timers.entries()].filter(([, x]) => x.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = due[1].at;
+      due[1].fn();
+    }
+    this.t = until;
+  }
+}
+
 describe('Debouncer', () => {
-  it('merges requests within the quiet period into one push', async () => {
-    const fired: string[] = [];
-    const d = new Debouncer(30, 10_000, (r) => fired.push(r.reason));
+  it('merges requests within the quiet period into one push, fired after the quiet period', () => {
+    const clock = new FakeClock();
+    const fired: Array<[string, number]> = [];
+    const d = new Debouncer(100, 10_000, (r, queuedAt) => fired.push([r.reason, clock.now() - queuedAt]), clock);
     d.request({ reason: 'a' });
+    clock.advance(60);
     d.request({ reason: 'b' });
-    await new Promise((r) => setTimeout(r, 80));
-    assert.deepEqual(fired, ['a; b']);
+    clock.advance(99);
+    assert.deepEqual(fired, [], 'still inside the quiet period of the second request');
+    clock.advance(1);
+    assert.deepEqual(fired, [['a; b', 160]]);
+    clock.advance(1000);
+    assert.equal(fired.length, 1, 'nothing pending, nothing fired');
   });
 
-  it('fires by the max delay even while changes keep coming', async () => {
+  it('fires by the max delay even while changes keep coming', () => {
+    const clock = new FakeClock();
     const fired: number[] = [];
-    const start = Date.now();
-    const d = new Debouncer(50, 120, () => fired.push(Date.now() - start));
-    const until = Date.now() + 300;
-    while (Date.now() < until && fired.length === 0) {
-      d.request({ reason: 'tick' });
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const d = new Debouncer(100, 1_000, () => fired.push(clock.now()), clock);
+    for (let i = 0; i < 50; i++) { d.request({ reason: 'tick' }); clock.advance(50); }
+    // A request every 50 ms never leaves a 100 ms quiet period: pushes come at the 1 s maximum.
+    assert.deepEqual(fired, [1000, 2000]);
     d.cancel();
-    assert.equal(fired.length, 1);
-    assert.ok(fired[0] < 250, `fired after ${fired[0]} ms`);
+  });
+
+  it('flush fires at once; cancel drops the pending request', () => {
+    const clock = new FakeClock();
+    const fired: string[] = [];
+    const d = new Debouncer(100, 1_000, (r) => fired.push(r.reason), clock);
+    d.request({ reason: 'now' });
+    d.flush();
+    assert.deepEqual(fired, ['now']);
+    d.request({ reason: 'dropped' });
+    d.cancel();
+    clock.advance(5_000);
+    assert.deepEqual(fired, ['now']);
   });
 
   it('merges affects predicates with OR; no predicate means everyone', () => {
