@@ -4,12 +4,12 @@
  * fault injection rates, retries, timeouts, mirroring and CORS.
  */
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
 import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
 import { freePort } from '../../helpers/ports.js';
-import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, nacksIn, type Reply } from './fixture.js';
+import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, get, nacksIn, type Reply } from './fixture.js';
 
 interface Seen { name: string; method: string; path: string; headers: IncomingMessage['headers'] }
 
@@ -40,17 +40,7 @@ class Backend {
 }
 
 function send(port: number, path: string, headers: Record<string, string>, method = 'GET'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, method, headers, agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.end();
-  });
+  return get(port, path, headers, { method, timeoutMs: 10_000 });
 }
 
 const vs = (host: string, http: unknown[]) => ({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: host.split('.')[0], namespace: 'default' }, spec: { hosts: [host], gateways: ['gw'], http } });
