@@ -4,6 +4,7 @@
  * listeners once. Stored objects are private deep-frozen copies; snapshot() freezes an immutable
  * indexed view, cached until the next change.
  */
+import { nextEvent } from './next-event.js';
 import type { Resource } from '../api/index.js';
 import type { ConfigSnapshot } from './model.js';
 import { snapshotFromObjects, type SnapshotOptions } from './snapshot.js';
@@ -127,23 +128,14 @@ export class Registry {
 
   /** Resolves on the next change (rejects after timeoutMs): lets tests await instead of sleeping. */
   nextChange(timeoutMs = 10_000): Promise<RegistryChange> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { off(); reject(new Error(`no registry change within ${timeoutMs} ms`)); }, timeoutMs);
-      const off = this.onChange((c) => { clearTimeout(timer); off(); resolve(c); });
-    });
+    return nextEvent((l) => this.onChange(l), timeoutMs, () => `no registry change within ${timeoutMs} ms`);
   }
 
   /** Resolves once the version is at least `version` (at once when it already is). */
   whenVersion(version: number, timeoutMs = 10_000): Promise<number> {
     if (this.currentVersion >= version) return Promise.resolve(this.currentVersion);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { off(); reject(new Error(`registry version ${version} not reached within ${timeoutMs} ms (at ${this.currentVersion})`)); }, timeoutMs);
-      const off = this.onChange((c) => {
-        if (c.version < version) return;
-        clearTimeout(timer);
-        off();
-        resolve(c.version);
-      });
-    });
+    return nextEvent<RegistryChange>((l) => this.onChange(l), timeoutMs,
+      () => `registry version ${version} not reached within ${timeoutMs} ms (at ${this.currentVersion})`,
+      (c) => c.version >= version).then((c) => c.version);
   }
 }

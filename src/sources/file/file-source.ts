@@ -14,6 +14,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { Metrics } from '../../admin/metrics.js';
 import { resourceRef, validateResource, type Resource } from '../../api/index.js';
 import type { Logger } from '../../log.js';
+import { nextEvent } from '../../registry/next-event.js';
 import { objectKey, type Registry, type RegistryEvent } from '../../registry/store.js';
 import { isConfigFile, listConfigFiles, parseDocuments } from '../documents.js';
 
@@ -94,10 +95,7 @@ export class FileSource {
 
   /** Resolves after the next batch of file events has been processed (changed or not). */
   nextSync(timeoutMs = 10_000): Promise<FileSync> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { off(); reject(new Error(`no file change processed within ${timeoutMs} ms`)); }, timeoutMs);
-      const off = this.onSync((s) => { clearTimeout(timer); off(); resolve(s); });
-    });
+    return nextEvent((l) => this.onSync(l), timeoutMs, () => `no file change processed within ${timeoutMs} ms`);
   }
 
   /** Resolves when no file event is pending or being processed. */
