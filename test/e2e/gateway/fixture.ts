@@ -46,9 +46,9 @@ export function subsetsRule(host: string, versions: string[]): unknown {
 
 export interface Reply { status: number; body: string; headers: Record<string, string | string[] | undefined> }
 
-export function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+export function get(port: number, path: string, headers: Record<string, string> = {}, opts: { method?: string; timeoutMs?: number } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, headers, agent: false, timeout: 5000 }, (res) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers, agent: false, timeout: opts.timeoutMs ?? 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -67,15 +67,7 @@ export async function who(port: number, host: string, headers: Record<string, st
   return (JSON.parse(r.body) as { name: string }).name;
 }
 
-export async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < until) {
-    try { if (await check()) return; } catch (err) { last = err; }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out: ${what}${last ? ` (${String(last)})` : ''}`);
-}
+export { eventually } from '../../helpers/wait.js';
 
 /** A self-signed certificate + key for the given DNS names (openssl), as PEM strings. */
 export function selfSignedCert(cn: string, dnsNames: string[]): { cert: string; key: string } {

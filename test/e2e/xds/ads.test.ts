@@ -14,8 +14,9 @@ import type { XdsResources } from '../../../src/translator/types.js';
 import { XdsServer } from '../../../src/xds/server.js';
 import { startBackend, type Backend } from '../../helpers/backends.js';
 import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
-import { httpGet } from '../../helpers/meshpilot.js';
 import { freePort } from '../../helpers/ports.js';
+import { eventually } from '../../helpers/wait.js';
+import { who } from '../gateway/fixture.js';
 
 const NODE = 'router~127.0.0.1~gw-1.istio-system~istio-system.svc.cluster.local';
 
@@ -51,19 +52,9 @@ function resources(listenPort: number, backend: Backend, opts: { badCluster?: bo
   };
 }
 
-async function whoAnswers(port: number): Promise<string> {
-  const r = await httpGet(`http://127.0.0.1:${port}/`);
-  return r.status === 200 ? (JSON.parse(r.body) as { name: string }).name : `HTTP ${r.status}`;
-}
-
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out: ${what}`);
-}
+/** Which backend answered a request to the listener (bounded waits here are 10 s). */
+const whoAnswers = (port: number) => who(port, `127.0.0.1:${port}`);
+const within = (check: () => Promise<boolean>, what: string) => eventually(check, what, 10_000);
 
 describe('ADS server with a real Envoy', () => {
   let server: XdsServer;
@@ -102,7 +93,7 @@ describe('ADS server with a real Envoy', () => {
   it('delivers listeners, routes, clusters and endpoints; traffic reaches the backend', async () => {
     await envoy!.waitReady();
     await envoy!.waitForListener(listenPort);
-    await eventually(async () => (await whoAnswers(listenPort)) === 'backend-a', 'traffic to backend-a');
+    await within(async () => (await whoAnswers(listenPort)) === 'backend-a', 'traffic to backend-a');
     a.resetHits();
     for (let i = 0; i < 10; i++) assert.equal(await whoAnswers(listenPort), 'backend-a');
     assert.equal(a.hits(), 10);
@@ -128,7 +119,7 @@ describe('ADS server with a real Envoy', () => {
     server.requestPush({ reason: 'test' });
     const summary = await pushed;
     assert.deepEqual([summary.affected, summary.proxies, summary.responses], [1, 1, 1], 'only EDS changed');
-    await eventually(async () => (await whoAnswers(listenPort)) === 'backend-b', 'traffic to backend-b');
+    await within(async () => (await whoAnswers(listenPort)) === 'backend-b', 'traffic to backend-b');
     b.resetHits();
     for (let i = 0; i < 20; i++) assert.equal(await whoAnswers(listenPort), 'backend-b');
     assert.equal(b.hits(), 20);
@@ -146,7 +137,7 @@ describe('ADS server with a real Envoy', () => {
     const before = server.syncStatus()[0].types.clusters!;
     current = resources(listenPort, b, { badCluster: true });
     server.requestPush({ reason: 'bad' });
-    await eventually(async () => server.syncStatus()[0].types.clusters?.lastNack !== undefined, 'NACK recorded');
+    await within(async () => server.syncStatus()[0].types.clusters?.lastNack !== undefined, 'NACK recorded');
     const st = server.syncStatus()[0].types.clusters!;
     assert.equal(st.versionAcked, before.versionAcked, 'last good version stays acked');
     assert.equal(st.lastNack!.version, st.versionSent);
@@ -163,8 +154,8 @@ describe('ADS server with a real Envoy', () => {
     // Good content again is sent and accepted.
     current = resources(listenPort, a);
     server.requestPush({ reason: 'good' });
-    await eventually(async () => (await whoAnswers(listenPort)) === 'backend-a', 'traffic back to backend-a');
-    await eventually(async () => { const c = server.syncStatus()[0].types.clusters!; return c.versionAcked === c.versionSent; }, 'good cluster version ACKed');
+    await within(async () => (await whoAnswers(listenPort)) === 'backend-a', 'traffic back to backend-a');
+    await within(async () => { const c = server.syncStatus()[0].types.clusters!; return c.versionAcked === c.versionSent; }, 'good cluster version ACKed');
   });
 
   it('a restarted Envoy (now over the unix socket) reconnects and gets the same config', async () => {
@@ -172,16 +163,16 @@ describe('ADS server with a real Envoy', () => {
     const beforeRestart = versions();
     await envoy!.stop();
     envoy = undefined;
-    await eventually(async () => server.syncStatus().length === 0, 'stream closed');
+    await within(async () => server.syncStatus().length === 0, 'stream closed');
     assert.match(await metrics.registry.getSingleMetricAsString('meshpilot_xds_connected_proxies'), / 0$/m);
     envoy = await startEnvoy({ nodeId: NODE, labels: { istio: 'ingressgateway' }, xdsAddress: unixAddr });
     await envoy.waitReady();
     await envoy.waitForListener(listenPort);
     try {
-      await eventually(async () => (await whoAnswers(listenPort)) === 'backend-a', 'traffic after Envoy restart');
+      await within(async () => (await whoAnswers(listenPort)) === 'backend-a', 'traffic after Envoy restart');
     } catch (err) {
       throw new Error(`${String(err)}\nsyncz: ${JSON.stringify(server.syncStatus())}\nenvoy log:\n${envoy.logs().slice(-3000)}`);
     }
-    await eventually(async () => versions().every((v, i) => v === beforeRestart[i]), 'same versions ACKed after restart');
+    await within(async () => versions().every((v, i) => v === beforeRestart[i]), 'same versions ACKed after restart');
   });
 });
