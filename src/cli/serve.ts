@@ -59,9 +59,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     isReady: () => ready,
     configz: () => registry.objects(),
     syncz: () => xds.syncStatus(),
+    // What the proxy was last given, not a fresh translation: no extra work, and the truth.
     proxyConfig: (id) => {
-      const proxy = xds.connectedProxies().find((p) => p.id === id);
-      return proxy ? redactSecrets(translate(registry.snapshot(), proxy)) : undefined;
+      const resources = xds.resourcesFor(id);
+      return resources ? redactSecrets(resources) : undefined;
     },
   }, logger);
 
