@@ -9,6 +9,7 @@ export interface Metrics {
   nacks: Counter<'type'>;
   invalidObjects: Counter<'kind' | 'source'>;
   configObjects: Gauge<'kind'>;
+  refusedSecrets: Counter;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -25,5 +26,6 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     nacks: new Counter({ name: 'meshpilot_xds_nacks_total', help: 'xDS responses rejected by a proxy, by resource type', labelNames: ['type'], registers: [registry] }),
     invalidObjects: new Counter({ name: 'meshpilot_invalid_objects_total', help: 'Objects rejected by validation', labelNames: ['kind', 'source'], registers: [registry] }),
     configObjects: new Gauge({ name: 'meshpilot_config_objects', help: 'Valid objects in the registry, by kind', labelNames: ['kind'], registers: [registry] }),
+    refusedSecrets: new Counter({ name: 'meshpilot_xds_refused_secrets_total', help: 'Secret names a proxy asked for that are not its to read', registers: [registry] }),
   };
 }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { buildBootstrap } from '../proxy/bootstrap.js';
 import { parseNodeId } from '../proxy/node.js';
@@ -12,12 +12,19 @@ export function registerBootstrap(program: Command): void {
     .option('--label <k=v>', 'workload label (repeatable)', collect)
     .option('--xds-address <addr>', 'meshpilot ADS address, HOST:PORT or unix:///PATH', '127.0.0.1:15010')
     .option('--admin-address <addr>', "Envoy's admin address", '127.0.0.1:15000')
+    .option('--xds-ca <file>', 'secure xDS: speak TLS to the xDS address and trust this CA (PEM)')
+    .option('--xds-server-name <name>', 'secure xDS: SNI sent and SAN required in the server certificate')
+    .option('--xds-token-file <file>', 'secure xDS: send the token in FILE as "authorization: Bearer"')
     .option('-o, --output <file>', 'write to FILE instead of stdout')
-    .action((opts: { nodeId: string; label?: string[]; xdsAddress: string; adminAddress: string; output?: string }) => {
+    .action((opts: { nodeId: string; label?: string[]; xdsAddress: string; adminAddress: string; output?: string; xdsCa?: string; xdsServerName?: string; xdsTokenFile?: string }) => {
       const labels = parseLabels(opts.label);
       const parsed = parseNodeId(opts.nodeId, { LABELS: labels });
       if (!parsed.ok) throw new Error(parsed.error);
-      const text = JSON.stringify(buildBootstrap({ nodeId: opts.nodeId, labels, namespace: parsed.value.namespace, xdsAddress: opts.xdsAddress, adminAddress: opts.adminAddress }), null, 2) + '\n';
+      const xdsToken = opts.xdsTokenFile ? readFileSync(opts.xdsTokenFile, 'utf8').trim() : undefined;
+      const text = JSON.stringify(buildBootstrap({
+        nodeId: opts.nodeId, labels, namespace: parsed.value.namespace, xdsAddress: opts.xdsAddress, adminAddress: opts.adminAddress,
+        xdsCaFile: opts.xdsCa, xdsServerName: opts.xdsServerName, xdsToken,
+      }), null, 2) + '\n';
       if (opts.output) writeFileSync(opts.output, text);
       else process.stdout.write(text);
     });

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { startWebhookServer } from '../admin/webhook.js';
@@ -13,6 +14,7 @@ import { Registry } from '../registry/store.js';
 import { FileSource } from '../sources/file/file-source.js';
 import { translate } from '../translator/index.js';
 import { proxyNeedsPush } from '../xds/push-scope.js';
+import { TokenFileAuthenticator, TokenReviewAuthenticator, type XdsAuthenticator } from '../xds/auth.js';
 import { XdsServer } from '../xds/server.js';
 import { redactSecrets } from './translate.js';
 
@@ -26,6 +28,12 @@ export interface ServeOptions {
   /** Leader election (Kubernetes mode): the Lease's namespace and this replica's identity. */
   leaderElection?: { namespace: string; identity: string; leaseDurationSeconds?: number };
   xdsAddress: string;
+  /**
+   * Secure xDS: TLS with this serving certificate on `address`, every stream authenticated by a
+   * bearer token — a ServiceAccount token checked with TokenReview in Kubernetes mode, a token file
+   * (`tokens: [{token, namespace, serviceAccount}]`) in file mode.
+   */
+  secureXds?: { address: string; certFile: string; keyFile: string; tokenFile?: string };
   adminAddress: string;
   logger?: Logger;
   metrics?: Metrics;
@@ -35,6 +43,8 @@ export interface ServeOptions {
 
 export interface RunningServer {
   xdsAddress: string;
+  /** The secure xDS address, when serving one. */
+  secureXdsAddress?: string;
   adminAddress: string;
   registry: Registry;
   xds: XdsServer;
@@ -66,6 +76,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     },
   }, logger);
 
+  let authenticator: XdsAuthenticator | undefined;
   let source: { stop(): Promise<void> };
   const extraStops: Array<() => Promise<void>> = [];
   if (opts.kubeconfig) {
@@ -73,6 +84,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     if (opts.kubeconfig === 'in-cluster') kc.loadFromCluster();
     else kc.loadFromFile(opts.kubeconfig);
     const rest = new KubeRest(kc);
+    if (opts.secureXds && !opts.secureXds.tokenFile) authenticator = new TokenReviewAuthenticator(rest);
     let elector: LeaderElector | undefined;
     const statusWriter = new StatusWriter(rest, logger, () => elector?.isLeader() ?? true);
     const lastReports = new Map<string, StatusReport>();
@@ -113,12 +125,28 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     affects: (proxy) => proxyNeedsPush(change.keys, proxy),
   }));
   const xdsAddress = await xds.listen(opts.xdsAddress);
+  let secureXdsAddress: string | undefined;
+  if (opts.secureXds) {
+    const sec = opts.secureXds;
+    try {
+      if (sec.tokenFile) authenticator = new TokenFileAuthenticator(sec.tokenFile);
+      if (!authenticator) throw new Error('secure xDS needs --xds-token-file in file mode (Kubernetes mode uses TokenReview)');
+      secureXdsAddress = await xds.listen(sec.address, { tls: { certPem: readFileSync(sec.certFile), keyPem: readFileSync(sec.keyFile) }, authenticator });
+    } catch (err) {
+      unsubscribe();
+      await source.stop();
+      await xds.close();
+      await admin.close();
+      throw err;
+    }
+  }
   ready = true;
-  logger.info({ xdsAddress, adminAddress: admin.address, configDir: opts.configDir, kubeconfig: opts.kubeconfig }, 'meshpilot serving');
+  logger.info({ xdsAddress, secureXdsAddress, adminAddress: admin.address, configDir: opts.configDir, kubeconfig: opts.kubeconfig }, 'meshpilot serving');
 
   let stopped = false;
   return {
     xdsAddress,
+    secureXdsAddress,
     adminAddress: admin.address,
     registry,
     xds,
@@ -148,13 +176,19 @@ export function registerServe(program: Command): void {
     .option('--identity <id>', 'this replica in leader election (default: hostname-pid)')
     .option('--lease-duration <seconds>', 'leader election lease duration', '15')
     .option('--xds-address <addr>', 'gRPC ADS listen address, HOST:PORT or unix:///PATH', '127.0.0.1:15010')
+    .option('--secure-xds-address <addr>', 'TLS xDS address with token authentication (needs --xds-tls-cert/--xds-tls-key)', '127.0.0.1:15012')
+    .option('--xds-tls-cert <file>', "meshpilot's xDS serving certificate (PEM); enables the secure xDS address")
+    .option('--xds-tls-key <file>', 'its private key (PEM)')
+    .option('--xds-token-file <file>', 'file mode: accepted proxy tokens, YAML `tokens: [{token, namespace, serviceAccount}]`')
     .option('--admin-address <addr>', 'health, metrics and debug HTTP address', '127.0.0.1:15014')
     .option('--debounce <ms>', 'quiet period before a push, in milliseconds', '100')
-    .action(async (opts: { configDir?: string; kubeconfig?: string; xdsAddress: string; adminAddress: string; debounce: string; webhookAddress?: string; webhookCert?: string; webhookKey?: string; leaderElectionNamespace?: string; identity?: string; leaseDuration: string }) => {
+    .action(async (opts: { configDir?: string; kubeconfig?: string; xdsAddress: string; adminAddress: string; debounce: string; webhookAddress?: string; webhookCert?: string; webhookKey?: string; leaderElectionNamespace?: string; identity?: string; leaseDuration: string; secureXdsAddress: string; xdsTlsCert?: string; xdsTlsKey?: string; xdsTokenFile?: string }) => {
       const logger = createLogger();
+      if (!!opts.xdsTlsCert !== !!opts.xdsTlsKey) throw new Error('--xds-tls-cert and --xds-tls-key go together');
       if (opts.webhookAddress && (!opts.webhookCert || !opts.webhookKey)) throw new Error('--webhook-address needs --webhook-cert and --webhook-key');
       const server = await startServer({
         configDir: opts.configDir, kubeconfig: opts.kubeconfig, xdsAddress: opts.xdsAddress, adminAddress: opts.adminAddress, debounceMs: Number(opts.debounce), logger,
+        secureXds: opts.xdsTlsCert ? { address: opts.secureXdsAddress, certFile: opts.xdsTlsCert, keyFile: opts.xdsTlsKey!, tokenFile: opts.xdsTokenFile } : undefined,
         webhook: opts.webhookAddress ? { address: opts.webhookAddress, certFile: opts.webhookCert!, keyFile: opts.webhookKey! } : undefined,
         leaderElection: opts.leaderElectionNamespace ? { namespace: opts.leaderElectionNamespace, identity: opts.identity ?? `${hostname()}-${process.pid}`, leaseDurationSeconds: Number(opts.leaseDuration) } : undefined,
       });

@@ -11,6 +11,33 @@ export interface BootstrapOptions {
   cluster?: string;
   /** Extra node metadata. */
   metadata?: Record<string, string>;
+  /**
+   * Secure xDS: the CA (PEM file path) that signed meshpilot's serving certificate; Envoy then
+   * speaks TLS to the xDS address and checks the certificate (and `xdsServerName`, if given).
+   */
+  xdsCaFile?: string;
+  /** Name to send as SNI and to match in the server certificate's SANs (default: none checked). */
+  xdsServerName?: string;
+  /** A bearer token sent on the xDS stream (its identity decides the proxy's namespace). */
+  xdsToken?: string;
+}
+
+/** The xds-grpc cluster's TLS: h2 over TLS, server certificate checked against the CA. */
+function xdsTransportSocket(caFile: string, serverName?: string): Record<string, unknown> {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      ...(serverName ? { sni: serverName } : {}),
+      common_tls_context: {
+        alpn_protocols: ['h2'],
+        validation_context: {
+          trusted_ca: { filename: caFile },
+          ...(serverName ? { match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: serverName } }] } : {}),
+        },
+      },
+    },
+  };
 }
 
 function socketAddress(hostPort: string): { socket_address: { address: string; port_value: number } } {
@@ -44,7 +71,10 @@ export function buildBootstrap(opts: BootstrapOptions): Record<string, unknown> 
       ads_config: {
         api_type: 'GRPC',
         transport_api_version: 'V3',
-        grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }],
+        grpc_services: [{
+          envoy_grpc: { cluster_name: 'xds-grpc' },
+          ...(opts.xdsToken ? { initial_metadata: [{ key: 'authorization', value: `Bearer ${opts.xdsToken}` }] } : {}),
+        }],
         set_node_on_first_message_only: true,
       },
       cds_config: { ads: {}, resource_api_version: 'V3' },
@@ -55,6 +85,7 @@ export function buildBootstrap(opts: BootstrapOptions): Record<string, unknown> 
         name: 'xds-grpc',
         type: 'STATIC',
         connect_timeout: '1s',
+        ...(opts.xdsCaFile ? { transport_socket: xdsTransportSocket(opts.xdsCaFile, opts.xdsServerName) } : {}),
         typed_extension_protocol_options: {
           'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
             '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',

@@ -9,7 +9,8 @@ import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.js';
 import type { Logger } from '../log.js';
 import { parseNodeId, type ProxyInfo } from '../proxy/node.js';
-import type { XdsResources } from '../translator/types.js';
+import { TYPE_URLS, type XdsResources } from '../translator/types.js';
+import { bearerToken, identityMismatch, type ProxyIdentity, type XdsAuthenticator } from './auth.js';
 import { AdsConnection, EncodeCache, type ProxySyncStatus } from './connection.js';
 import { Debouncer, type DebounceClock, type PushRequest } from './debounce.js';
 import { adsServiceDefinition, structToObject, type DiscoveryRequest, type DiscoveryResponse } from './service.js';
@@ -40,8 +41,18 @@ export interface XdsServerOptions {
   clock?: DebounceClock;
 }
 
+/** How one listening address is secured: TLS with meshpilot's serving certificate, bearer tokens. */
+export interface XdsListenerSecurity {
+  tls: { certPem: Buffer; keyPem: Buffer };
+  /** Every stream must present a token this accepts; the proxy's namespace comes from it. */
+  authenticator: XdsAuthenticator;
+}
+
 export class XdsServer {
+  /** The plaintext server (all plaintext addresses share it). */
   private server?: grpc.Server;
+  /** One server per secure address (the handler must know how the stream came in). */
+  private secureServers: grpc.Server[] = [];
   private readonly connections = new Map<number, AdsConnection & { end?: () => void }>();
   private readonly cache = new EncodeCache();
   private readonly debouncer: Debouncer;
@@ -56,27 +67,31 @@ export class XdsServer {
    * Starts serving on `host:port` (port 0 = any free port) or `unix:///path`; returns the bound
    * address. May be called several times to serve on several addresses.
    */
-  async listen(address: string): Promise<string> {
-    let server = this.server;
-    if (!server) {
-      server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.keepalive_time_ms': 30_000 });
-      server.addService(adsServiceDefinition(), {
-        StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.onStream(call),
-      });
-      this.server = server;
-    }
-    const s = server;
+  async listen(address: string, security?: XdsListenerSecurity): Promise<string> {
+    const s = security ? this.newServer(security) : (this.server ??= this.newServer());
+    if (security) this.secureServers.push(s);
     if (address.startsWith('unix:')) await removeStaleSocket(socketPath(address));
+    const creds = security
+      ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: security.tls.certPem, private_key: security.tls.keyPem }], false)
+      : grpc.ServerCredentials.createInsecure();
     const port = await new Promise<number>((resolve, reject) => {
-      s.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(new Error(`xDS server: cannot listen on ${address}: ${err.message}`)) : resolve(p)));
+      s.bindAsync(address, creds, (err, p) => (err ? reject(new Error(`xDS server: cannot listen on ${address}: ${err.message}`)) : resolve(p)));
     });
     if (address.startsWith('unix:')) {
       // Proxies run as their own user (uid 1337): let them connect to the socket.
       chmodSync(socketPath(address), 0o777);
     }
     const bound = address.startsWith('unix:') ? address : `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
-    this.opts.logger.info({ address: bound }, 'xDS server listening');
+    this.opts.logger.info({ address: bound, tls: !!security, auth: security?.authenticator.kind }, 'xDS server listening');
     return bound;
+  }
+
+  private newServer(security?: XdsListenerSecurity): grpc.Server {
+    const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.keepalive_time_ms': 30_000 });
+    server.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.onStream(call, security),
+    });
+    return server;
   }
 
   /** Asks for a push; merged with others and debounced. */
@@ -105,15 +120,16 @@ export class XdsServer {
 
   async close(): Promise<void> {
     this.debouncer.cancel();
-    const server = this.server;
+    const servers = [...(this.server ? [this.server] : []), ...this.secureServers];
     this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
+    this.secureServers = [];
+    if (servers.length === 0) return;
+    // Open ADS streams never end on their own: end them so shutdown can finish.
+    for (const c of this.connections.values()) c.end?.();
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => {
       const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 2000);
       server.tryShutdown(() => { clearTimeout(t); resolve(); });
-      // Open ADS streams never end on their own: end them so shutdown can finish.
-      for (const c of this.connections.values()) c.end?.();
-    });
+    })));
     this.connections.clear();
   }
 
@@ -148,7 +164,7 @@ export class XdsServer {
     for (const w of waiters) w(summary);
   }
 
-  private onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+  private onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, security?: XdsListenerSecurity): void {
     const id = ++this.nextStreamId;
     const log = this.opts.logger;
     const conn = new AdsConnection(id, (res) => { call.write(res); }, this.cache, log, this.opts.metrics) as AdsConnection & { end?: () => void };
@@ -162,33 +178,74 @@ export class XdsServer {
       }
     };
     let rejected = false;
-    call.on('data', (req: DiscoveryRequest) => {
+    const reject = (code: grpc.status, message: string, fields: Record<string, unknown>) => {
+      log.warn({ ...fields, stream: id }, `rejecting stream: ${message}`);
+      rejected = true;
+      call.emit('error', { code, details: `meshpilot: ${message}` });
+      cleanup();
+    };
+    let identity: ProxyIdentity | undefined;
+    const handle = (req: DiscoveryRequest) => {
       if (rejected) return;
       try {
         if (!conn.proxy) {
           const nodeId = req.node?.id ?? '';
           const parsed = parseNodeId(nodeId, structToObject(req.node?.metadata));
-          if (!parsed.ok) {
-            log.warn({ nodeId, stream: id }, `rejecting stream: ${parsed.error}`);
-            rejected = true;
-            call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `meshpilot: ${parsed.error}` });
-            cleanup();
-            return;
-          }
+          if (!parsed.ok) return reject(grpc.status.INVALID_ARGUMENT, parsed.error, { nodeId });
+          const mismatch = identity && identityMismatch(parsed.value.namespace, identity);
+          if (mismatch) return reject(grpc.status.PERMISSION_DENIED, mismatch, { nodeId });
           conn.proxy = parsed.value;
           this.opts.metrics.connectedProxies.inc();
-          log.info({ proxy: conn.proxy.id, stream: id, labels: conn.proxy.labels }, 'proxy connected');
+          log.info({ proxy: conn.proxy.id, stream: id, labels: conn.proxy.labels, identity }, 'proxy connected');
           this.generateFor(conn);
         }
+        this.checkSecretRequest(conn, req);
         conn.onRequest(req);
       } catch (err) {
         log.error({ err, stream: id }, 'failed to handle a discovery request');
       }
-    });
+    };
+    if (security) {
+      // Requests wait (in order) until the token has been checked.
+      let queue: Promise<void> = this.authenticate(call, security.authenticator).then(
+        (result) => {
+          if (result instanceof Error) reject(grpc.status.UNAUTHENTICATED, result.message, { auth: security.authenticator.kind });
+          else identity = result;
+        },
+      );
+      call.on('data', (req: DiscoveryRequest) => { queue = queue.then(() => handle(req)); });
+    } else {
+      call.on('data', handle);
+    }
     call.on('end', () => { cleanup(); call.end(); });
     call.on('error', (err) => { log.debug({ err: String(err), stream: id }, 'stream error'); cleanup(); });
     call.on('cancelled', cleanup);
     call.on('close', cleanup);
+  }
+
+  private async authenticate(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, auth: XdsAuthenticator): Promise<ProxyIdentity | Error> {
+    const token = bearerToken(call.metadata);
+    if (!token) return new Error('no bearer token (metadata "authorization: Bearer TOKEN")');
+    try {
+      return await auth.authenticate(token);
+    } catch (err) {
+      return new Error(`authentication failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * A proxy is only ever given Secrets of its own namespace (`kubernetes://NAME`); a request for
+   * another namespace's (`kubernetes://NS/NAME`) or for any other kind of name it was not given is
+   * refused — nothing is served for it — and logged. Own-namespace names that do not exist yet are
+   * not refusals: the proxy waits for them, as with Istio.
+   */
+  private checkSecretRequest(conn: AdsConnection, req: DiscoveryRequest): void {
+    if (req.typeUrl !== TYPE_URLS.secrets || !req.resourceNames?.length || !conn.proxy) return;
+    const given = new Set((conn.currentResources()?.secrets ?? []).map((s) => s.name));
+    const refused = req.resourceNames.filter((n) => !given.has(n) && !/^kubernetes:\/\/[^/]+$/.test(n));
+    if (refused.length === 0) return;
+    this.opts.metrics.refusedSecrets.inc(refused.length);
+    this.opts.logger.warn({ proxy: conn.proxy.id, namespace: conn.proxy.namespace, refused: refused.slice(0, 10) }, 'refused Secret request: not the proxy\'s to read');
   }
 }
 

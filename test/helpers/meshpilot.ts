@@ -10,6 +10,8 @@ const MAIN = resolve('dist/src/cli/main.js');
 
 export interface MeshpilotProcess {
   xdsAddress: string;
+  /** The TLS + token xDS address, when started with --xds-tls-cert. */
+  secureXdsAddress?: string;
   adminUrl: string;
   proc: ChildProcess;
   /** All log lines so far (JSON strings). */
@@ -76,6 +78,7 @@ export async function startMeshpilot(opts: { configDir?: string; extraArgs?: str
   const adminUrl = `http://${String(serving.adminAddress)}`;
   return {
     xdsAddress: String(serving.xdsAddress),
+    secureXdsAddress: typeof serving.secureXdsAddress === 'string' ? serving.secureXdsAddress : undefined,
     adminUrl,
     proc,
     logs: () => [...lines],

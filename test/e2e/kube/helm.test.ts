@@ -100,17 +100,25 @@ describe('Helm chart deploy/helm/meshpilot', () => {
     assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
     assert.deepEqual(c.livenessProbe?.httpGet, { path: '/healthz', port: 'http-monitoring' });
     assert.deepEqual(c.readinessProbe?.httpGet, { path: '/ready', port: 'http-monitoring' });
-    assert.deepEqual(c.ports?.map((p) => [p.name, p.containerPort]), [['grpc-xds', 15010], ['http-monitoring', 15014], ['https-webhook', 15017]]);
+    assert.deepEqual(c.ports?.map((p) => [p.name, p.containerPort]), [['grpc-xds', 15010], ['http-monitoring', 15014], ['grpc-xds-tls', 15012], ['https-webhook', 15017]]);
     const args = c.args ?? [];
     assert.equal(args[0], 'serve');
     assert.ok(args.includes(`--leader-election-namespace=${NS}`), args.join(' '));
     const known = serveFlags();
     const unknown = args.slice(1).map((a) => a.split('=')[0]).filter((f) => f.startsWith('--') && !known.has(f));
     assert.deepEqual(unknown, [], 'every flag the chart passes is a `meshpilot serve` option');
+    assert.ok(args.includes('--secure-xds-address=0.0.0.0:15012') && args.includes('--xds-tls-cert=/var/run/meshpilot/xds/tls.crt'), 'secure xDS is on by default');
+    // The generated xDS serving certificate is signed by the CA published for proxies.
+    const xdsTls = find(objs, 'Secret', `${FULLNAME}-xds-tls`) as Obj & { data: Record<string, string> };
+    const caRoot = find(objs, 'ConfigMap', `${FULLNAME}-ca-root`) as Obj & { data: Record<string, string> };
+    assert.equal(Buffer.from(xdsTls.data['ca.crt'], 'base64').toString('utf8').trim(), caRoot.data['root-cert.pem'].trim());
+    const serving = new X509Certificate(Buffer.from(xdsTls.data['tls.crt'], 'base64'));
+    assert.ok(serving.verify(new X509Certificate(caRoot.data['root-cert.pem']).publicKey), 'signed by the published CA');
+    assert.ok(serving.checkHost(`${FULLNAME}.${NS}.svc`), serving.subjectAltName);
 
     const svc = find(objs, 'Service', FULLNAME) as Obj & { spec: { ports: Array<{ name: string; port: number; targetPort: string }> } };
     assert.deepEqual(svc.spec.ports.map((p) => [p.name, p.port, p.targetPort]),
-      [['grpc-xds', 15010, 'grpc-xds'], ['http-monitoring', 15014, 'http-monitoring'], ['https-webhook', 443, 'https-webhook']]);
+      [['grpc-xds', 15010, 'grpc-xds'], ['grpc-xds-tls', 15012, 'grpc-xds-tls'], ['http-monitoring', 15014, 'http-monitoring'], ['https-webhook', 443, 'https-webhook']]);
   }));
 
   it('the apiserver accepts the rendered objects (kubectl apply --dry-run=server), gateway included', () => withKubeLogs(cluster, async () => {

@@ -11,12 +11,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { startEchoBackend, type EchoBackend } from '../../../src/cli/echo-backend.js';
 import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
 import { startKubeCluster, type KubeCluster } from '../../helpers/kube-cluster.js';
 import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
 import { freePort } from '../../helpers/ports.js';
+import { openSecureStream, servingCertificate, statusWithin } from '../../helpers/secure-xds.js';
 import { eventually, GATEWAY_LABELS, GATEWAY_NODE, get, who } from '../gateway/fixture.js';
 
 const yaml = (...docs: unknown[]) => docs.map((d) => stringify(d)).join('---\n');
@@ -135,6 +137,48 @@ describe('Kubernetes source on a real apiserver', () => {
     assert.ok(!objs.some((o) => o.kind === 'ServiceEntry' && o.metadata.name === 'extra'), 'the deleted ServiceEntry is gone from the registry');
     assert.ok(objs.some((o) => o.kind === 'ServiceEntry' && o.metadata.name === 'reviews'));
     assert.ok(mp.events((e) => e.msg === 'watch re-established (relisted)' || e.msg === 'watch failed; serving the last known configuration and retrying').length > 0, 'watches were re-established');
+  });
+
+  it('secure xDS in Kubernetes mode: ServiceAccount tokens checked with TokenReview decide the namespace', async () => {
+    await cluster.kubectl(['create', 'namespace', 'istio-system']).catch(() => undefined);
+    await cluster.kubectl(['create', 'serviceaccount', 'ingressgateway', '-n', 'istio-system']);
+    await cluster.kubectl(['create', 'serviceaccount', 'app', '-n', 'default']);
+    const token = async (sa: string, ns: string) => (await cluster.kubectl(['create', 'token', sa, '-n', ns])).stdout.trim();
+    const gwToken = await token('ingressgateway', 'istio-system');
+    const appToken = await token('app', 'default');
+    const certs = servingCertificate(work);
+    const secure = await startMeshpilot({ extraArgs: ['--kubeconfig', cluster.kubeconfigPath, '--secure-xds-address', '127.0.0.1:0',
+      '--xds-tls-cert', certs.certFile, '--xds-tls-key', certs.keyFile], timeoutMs: 60_000 });
+    const creds = grpc.credentials.createSsl(Buffer.from(certs.caPem));
+    const streams: Array<ReturnType<typeof openSecureStream>> = [];
+    try {
+      // The gateway's own ServiceAccount token: accepted, configuration flows.
+      const ok = openSecureStream(secure.secureXdsAddress!, creds, gwToken);
+      streams.push(ok);
+      ok.send({ node: { id: GATEWAY_NODE }, typeUrl: 'type.googleapis.com/envoy.config.cluster.v3.Cluster' });
+      await eventually(async () => ok.responses.length > 0, 'clusters sent to the authenticated gateway', 15_000);
+      const connected = await secure.waitForLog((e) => e.msg === 'proxy connected' && e.proxy === GATEWAY_NODE);
+      assert.deepEqual(connected.identity, { namespace: 'istio-system', serviceAccount: 'ingressgateway' });
+      // A default-namespace workload's token cannot pose as the istio-system gateway.
+      const posing = openSecureStream(secure.secureXdsAddress!, creds, appToken);
+      streams.push(posing);
+      posing.send({ node: { id: GATEWAY_NODE }, typeUrl: 'type.googleapis.com/envoy.config.cluster.v3.Cluster' });
+      const st1 = await statusWithin(posing.status, 15_000);
+      assert.notEqual(st1, 'open');
+      assert.equal((st1 as grpc.StatusObject).code, grpc.status.PERMISSION_DENIED);
+      assert.equal(posing.responses.length, 0);
+      // A token the apiserver does not recognise.
+      const forged = openSecureStream(secure.secureXdsAddress!, creds, `${gwToken.slice(0, -4)}AAAA`);
+      streams.push(forged);
+      forged.send({ node: { id: GATEWAY_NODE }, typeUrl: 'type.googleapis.com/envoy.config.cluster.v3.Cluster' });
+      const st2 = await statusWithin(forged.status, 15_000);
+      assert.notEqual(st2, 'open');
+      assert.equal((st2 as grpc.StatusObject).code, grpc.status.UNAUTHENTICATED);
+      assert.match((st2 as grpc.StatusObject).details, /token not authenticated/);
+    } finally {
+      for (const s of streams) s.close();
+      await secure.stop();
+    }
   });
 
   it('two replicas: exactly one leader writes status; when it stops, the other takes over', async () => {
