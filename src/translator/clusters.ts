@@ -69,7 +69,7 @@ function loadBalancing(lb: LoadBalancerSettings | undefined): Obj {
   return out;
 }
 
-function circuitBreakers(cp: ConnectionPoolSettings | undefined): Obj {
+export function circuitBreakers(cp: ConnectionPoolSettings | undefined): Obj {
   const positive = (v: number | undefined) => (v !== undefined && v > 0 ? v : MAX);
   return {
     thresholds: [{
@@ -114,7 +114,7 @@ function isHttp2(port: ServicePort | undefined, cp: ConnectionPoolSettings | und
   return port?.protocol === 'HTTP2' || port?.protocol === 'GRPC' || port?.protocol === 'GRPC-WEB';
 }
 
-function httpProtocolOptions(port: ServicePort | undefined, cp: ConnectionPoolSettings | undefined): Obj | undefined {
+export function httpProtocolOptions(port: ServicePort | undefined, cp: ConnectionPoolSettings | undefined): Obj | undefined {
   const tcp = cp?.tcp;
   const http = cp?.http;
   const common: Obj = {};
