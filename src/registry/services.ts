@@ -243,5 +243,6 @@ export function servicesFromServiceEntry(se: ServiceEntry, pods: readonly K8sPod
     location: spec.location ?? 'MESH_EXTERNAL',
     exportTo: parseExportTo(spec.exportTo, se.metadata.namespace),
     labels: { ...(se.metadata.labels ?? {}) },
+    ...(spec.subjectAltNames?.length ? { subjectAltNames: [...spec.subjectAltNames] } : {}),
   }));
 }

@@ -12,6 +12,7 @@ import { outboundClusterName, type ResolvedDestination } from './destinations.js
 import { protoDuration } from './durations.js';
 import { buildLoadAssignment } from './endpoints.js';
 import { adsConfigSource } from './http-connection-manager.js';
+import { buildUpstreamTls } from './upstream-tls.js';
 import type { NamedResource } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -195,7 +196,8 @@ export function buildOutboundCluster(d: ResolvedDestination, dr: DestinationRule
   if (hpo) c.typedExtensionProtocolOptions = hpo;
   const ka = tcpKeepalive(cp);
   if (ka) c.upstreamConnectionOptions = ka;
-  // TODO(upstream TLS): DestinationRule trafficPolicy.tls (SIMPLE / MUTUAL origination) is not applied yet.
+  const tls = buildUpstreamTls(policy.tls, d.host, svc);
+  if (tls) c.transportSocket = tls;
   // TODO(locality): loadBalancer.localityLbSetting (distribute / failover) and mesh-wide locality LB are not applied yet.
   return { name: d.clusterName, value: c };
 }

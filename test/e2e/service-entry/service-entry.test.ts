@@ -4,10 +4,23 @@
  * resolve through the pods' hosts files (Envoy's DNS clusters resolve them the same way).
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MeshHarness, type LoopResult } from '../../helpers/mesh-harness.js';
 import { podNetworkUnsupportedReason } from '../../helpers/pod-network.js';
-import { eventually } from '../gateway/fixture.js';
+import { eventually, selfSignedCert } from '../gateway/fixture.js';
+
+/** An HTTPS server (args: NAME PORT CERT KEY) answering {pod: "NAME sni=SERVERNAME"}: proof the client spoke TLS and which SNI it sent. */
+const HTTPS_APP = `
+const https = require('node:https');
+const fs = require('node:fs');
+const [name, port, cert, key] = process.argv.slice(1);
+https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, (req, res) => {
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({ pod: name + ' sni=' + req.socket.servername, host: req.headers.host }));
+}).listen(Number(port), '0.0.0.0');
+`;
 
 const unsupported = podNetworkUnsupportedReason();
 
@@ -26,6 +39,7 @@ function serviceEntry(name: string, spec: Record<string, unknown>, namespace = '
 describe('ServiceEntry through a sidecar', { skip: unsupported }, () => {
   const h = new MeshHarness();
   const ip = (pod: string) => h.net.pod(pod).ip;
+  let caPath = '';
 
   before(async () => {
     await h.start(['app', 'ext-a', 'ext-b', 'ext-c', 'wl-1', 'wl-2', 'wl-3']);
@@ -37,6 +51,13 @@ describe('ServiceEntry through a sidecar', { skip: unsupported }, () => {
     h.net.addHost('api.ext.test', ip('ext-a'));
     h.net.addHost('unknown.ext.test', ip('ext-b'));
     h.net.addHost('backend-c.ext.test', ip('ext-c'));
+    h.net.addHost('tls.ext.test', ip('ext-c'));
+    const { cert, key } = selfSignedCert('tls.ext.test', ['tls.ext.test']);
+    caPath = join(h.work, 'tls-ext-cert.pem');
+    const keyPath = join(h.work, 'tls-ext-key.pem');
+    writeFileSync(caPath, cert, { mode: 0o644 });
+    writeFileSync(keyPath, key, { mode: 0o600 });
+    h.spawnScript('ext-c', HTTPS_APP, ['tls-backend', '443', caPath, keyPath]);
     h.httpApp('ext-a', 'ext-a', 8000);
     h.httpApp('ext-a', 'ext-a:8001', 8001);
     h.httpApp('ext-b', 'ext-b', 8000);
@@ -66,6 +87,24 @@ describe('ServiceEntry through a sidecar', { skip: unsupported }, () => {
     assert.ok(refused(unknown, 5), JSON.stringify(unknown));
     const cfg = await h.configOf('app');
     assert.equal(cfg.clusters.find((c) => c.name === 'outbound|80||api.ext.test')?.value.type, 'STRICT_DNS');
+    await h.assertNoNack();
+  });
+
+  it("seed egress TLS origination: the app speaks plain HTTP to port 80, a DestinationRule originates TLS to 443 and the external server sees TLS with SNI; the ServiceEntry's subjectAltNames are verified", async () => {
+    const docs = (sans: string[]) => [
+      serviceEntry('tls-ext', { hosts: ['tls.ext.test'], location: 'MESH_EXTERNAL', resolution: 'DNS', subjectAltNames: sans,
+        ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 443 }] }),
+      { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'tls-ext', namespace: 'default' }, spec: {
+        host: 'tls.ext.test', trafficPolicy: { portLevelSettings: [{ port: { number: 80 }, tls: { mode: 'SIMPLE', caCertificates: caPath } }] } } },
+    ];
+    h.cfg.write('se-tls.yaml', docs(['tls.ext.test']));
+    await eventually(async () => (await h.http('app', 'http://tls.ext.test/', {}, 1)).counts['tls-backend sni=tls.ext.test'] === 1, 'TLS originated', 30_000);
+    assert.deepEqual(await h.http('app', 'http://tls.ext.test/', {}, 20), { counts: { 'tls-backend sni=tls.ext.test': 20 }, failures: [] });
+    // A certificate that does not carry the ServiceEntry's subject alt name is refused by Envoy.
+    h.cfg.write('se-tls.yaml', docs(['other.ext.test']));
+    await eventually(async () => (await h.http('app', 'http://tls.ext.test/', {}, 1)).counts['HTTP 503'] === 1, 'SAN mismatch refused', 30_000);
+    const refusedSan = await h.http('app', 'http://tls.ext.test/', {}, 5);
+    assert.deepEqual(refusedSan.counts, { 'HTTP 503': 5 });
     await h.assertNoNack();
   });
 
