@@ -92,7 +92,9 @@ export function computeScope(snapshot: ConfigSnapshot, proxy: ProxyInfo): Sideca
     return (vs.spec.hosts ?? []).some((h) => egressListenerAdmits(egress, vs.metadata.namespace, resolveShortName(h, vs.metadata.namespace, snapshot.mesh.domainSuffix), proxy.namespace));
   });
   const policy = sidecar?.spec.outboundTrafficPolicy;
-  const outboundPolicy = policy?.mode ?? 'ALLOW_ANY';
+  // Without outboundTrafficPolicy the mesh default (ALLOW_ANY) applies; a policy without a mode is
+  // REGISTRY_ONLY, the zero value of Istio's enum.
+  const outboundPolicy = policy ? (policy.mode ?? 'REGISTRY_ONLY') : 'ALLOW_ANY';
   const scope: SidecarScope = { sidecar, services, virtualServices, outboundPolicy, portsOf: portsFor(egress, proxy.namespace) };
   const ep = policy?.egressProxy;
   if (ep && outboundPolicy === 'ALLOW_ANY') {

@@ -150,17 +150,21 @@ describe('ServiceEntry through a sidecar', { skip: unsupported }, () => {
     await h.assertNoNack();
   });
 
-  it('resolution NONE: HTTP goes to the address the app dialled (ORIGINAL_DST); a TCP port with a CIDR address lets only that range through', async () => {
+  it('resolution NONE: HTTP goes to the address the app dialled (ORIGINAL_DST), also for a wildcard host; a TCP port with a CIDR address lets only that range through', async () => {
     // Blocked before the ServiceEntries are in (REGISTRY_ONLY: the TCP catch-all is BlackHoleCluster).
     assert.equal((await h.tcp('app', ip('ext-a'), 7000, 2))['ext-a'], undefined);
     assert.ok(refused(await h.http('app', `http://${ip('ext-c')}:8000/`, { host: 'none.ext.test' }, 2), 2));
     h.cfg.write('se-none.yaml', [
       serviceEntry('none-http', { hosts: ['none.ext.test'], resolution: 'NONE', ports: [{ number: 8000, name: 'http', protocol: 'HTTP' }] }),
+      serviceEntry('none-wild', { hosts: ['*.wild.test'], resolution: 'NONE', ports: [{ number: 8000, name: 'http', protocol: 'HTTP' }] }),
       serviceEntry('none-tcp', { hosts: ['tcp.ext.test'], resolution: 'NONE', addresses: [`${ip('ext-a')}/32`], ports: [{ number: 7000, name: 'tcp', protocol: 'TCP' }] }),
     ]);
     await eventually(async () => (await h.http('app', `http://${ip('ext-c')}:8000/`, { host: 'none.ext.test' }, 1)).counts['ext-c'] === 1, 'none.ext.test passes', 30_000);
     assert.deepEqual(await h.http('app', `http://${ip('ext-b')}:8000/`, { host: 'none.ext.test' }, 10), { counts: { 'ext-b': 10 }, failures: [] });
     assert.deepEqual(await h.http('app', `http://${ip('ext-c')}:8000/`, { host: 'none.ext.test' }, 10), { counts: { 'ext-c': 10 }, failures: [] });
+    // A wildcard host admits any name under it; other names on the port get REGISTRY_ONLY's 502.
+    assert.deepEqual(await h.http('app', `http://${ip('ext-a')}:8000/`, { host: 'a.wild.test' }, 5), { counts: { 'ext-a': 5 }, failures: [] });
+    assert.deepEqual((await h.http('app', `http://${ip('ext-a')}:8000/`, { host: 'a.other.test' }, 3)).counts, { 'HTTP 502': 3 });
     await eventually(async () => (await h.tcp('app', ip('ext-a'), 7000, 1))['ext-a'] === 1, 'CIDR range passes', 30_000);
     assert.deepEqual(await h.tcp('app', ip('ext-a'), 7000, 10), { 'ext-a': 10 });
     const outside = await h.tcp('app', ip('ext-b'), 7000, 5);

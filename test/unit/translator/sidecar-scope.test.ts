@@ -88,6 +88,14 @@ spec:
   });
 });
 
+describe('outboundTrafficPolicy mode', () => {
+  const sc = (policy: string) => `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: default}\nspec:\n  egress: [{hosts: [./*]}]\n${policy}`;
+  const cases: Array<[string, string]> = [['', 'ALLOW_ANY'], ['  outboundTrafficPolicy: {}', 'REGISTRY_ONLY'], ['  outboundTrafficPolicy: {mode: ALLOW_ANY}', 'ALLOW_ANY']];
+  for (const [policy, want] of cases) {
+    it(`${policy.trim() || 'no policy'} → ${want}`, () => assert.equal(computeScope(snapshot(sc(policy)), sidecarProxy({})).outboundPolicy, want));
+  }
+});
+
 describe('wildcard TCP chains (CIDR addresses, address-less ServiceEntries)', () => {
   const filter = (c: string): Obj => ({ name: 'tcp', typedConfig: { cluster: c } });
 
