@@ -101,7 +101,7 @@ export function computeScope(snapshot: ConfigSnapshot, proxy: ProxyInfo): Sideca
     const host = resolveShortName(ep.host, sidecar!.metadata.namespace, snapshot.mesh.domainSuffix);
     const service = services.find((s) => s.hostname === host) ?? pickPerHost(visible.filter((s) => s.hostname === host), proxy.namespace)[0];
     const port = ep.port?.number ?? (service?.ports.length === 1 ? service.ports[0].port : undefined);
-    if (service && port !== undefined) {
+    if (service && port !== undefined && service.ports.some((p) => p.port === port)) {
       // The egress proxy's cluster must exist even when the Sidecar's egress hosts leave it out.
       if (!services.includes(service)) services.push(service);
       scope.egressProxy = { cluster: outboundClusterName(port, ep.subset ?? '', host), service };
