@@ -52,6 +52,7 @@ describe('ServiceEntry through a sidecar', { skip: unsupported }, () => {
     h.net.addHost('unknown.ext.test', ip('ext-b'));
     h.net.addHost('backend-c.ext.test', ip('ext-c'));
     h.net.addHost('tls.ext.test', ip('ext-c'));
+    h.net.addHost('db.ext.test', ip('ext-b'));
     const { cert, key } = selfSignedCert('tls.ext.test', ['tls.ext.test']);
     caPath = join(h.work, 'tls-ext-cert.pem');
     const keyPath = join(h.work, 'tls-ext-key.pem');
@@ -172,17 +173,23 @@ describe('ServiceEntry through a sidecar', { skip: unsupported }, () => {
     await h.assertNoNack();
   });
 
-  it('addresses: a VIP nothing owns reaches STATIC endpoints (TCP), and the same port without the VIP stays blocked', async () => {
+  it('addresses: a VIP nothing owns reaches STATIC endpoints (TCP), and the same port without the VIP stays blocked; a TCP DNS entry without addresses takes its whole port', async () => {
     const vip = h.net.serviceIp(50);
+    assert.equal((await h.tcp('app', h.net.serviceIp(77), 7200, 2))['ext-b'], undefined, 'port 7200 blocked before');
     h.cfg.write('se-vip.yaml', [serviceEntry('vip', {
       hosts: ['vip.ext.test'], addresses: [vip], resolution: 'STATIC', location: 'MESH_EXTERNAL',
       ports: [{ number: 7100, name: 'tcp', protocol: 'TCP', targetPort: 7000 }],
       endpoints: [{ address: ip('ext-b') }],
+    }), serviceEntry('db', {
+      hosts: ['db.ext.test'], resolution: 'DNS', location: 'MESH_EXTERNAL', ports: [{ number: 7200, name: 'tcp', protocol: 'TCP', targetPort: 7000 }],
     })]);
     await eventually(async () => (await h.tcp('app', vip, 7100, 1))['ext-b'] === 1, 'VIP served', 30_000);
     assert.deepEqual(await h.tcp('app', vip, 7100, 10), { 'ext-b': 10 });
     const other = await h.tcp('app', h.net.serviceIp(51), 7100, 3);
     assert.equal(other['ext-b'], undefined, JSON.stringify(other));
+    // Any destination on port 7200 now goes to db.ext.test, resolved by Envoy (ext-b), on 7000.
+    await eventually(async () => (await h.tcp('app', h.net.serviceIp(77), 7200, 1))['ext-b'] === 1, 'port 7200 served by db.ext.test', 30_000);
+    assert.deepEqual(await h.tcp('app', ip('ext-a'), 7200, 5), { 'ext-b': 5 });
     await h.assertNoNack();
   });
 
