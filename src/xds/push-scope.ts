@@ -7,8 +7,8 @@ import type { ProxyInfo } from '../proxy/node.js';
 export function proxyNeedsPush(changedKeys: readonly string[], proxy: ProxyInfo): boolean {
   for (const key of changedKeys) {
     const [kind, namespace] = key.split('/');
-    // Proxies read TLS secrets only from their own namespace (gateway servers, Sidecar ingress tls).
-    if (kind === 'Secret' && namespace !== proxy.namespace) continue;
+    // Gateways read TLS secrets only from their own namespace; sidecars do not read them yet.
+    if (kind === 'Secret' && !(proxy.type === 'router' && namespace === proxy.namespace)) continue;
     // Sidecar resources scope sidecars, never gateways.
     if (kind === 'Sidecar' && proxy.type === 'router') continue;
     return true;

@@ -182,8 +182,6 @@ describe('proxyNeedsPush', async () => {
     assert.equal(proxyNeedsPush(['Secret/istio-system/x'], gw.value), true);
     assert.equal(proxyNeedsPush(['Sidecar/default/s'], gw.value), false);
     assert.equal(proxyNeedsPush(['Sidecar/default/s'], sc.value), true);
-    assert.equal(proxyNeedsPush(['Secret/default/x', 'VirtualService/default/v'], gw.value), true);    // A sidecar reads secrets of its namespace (Sidecar ingress tls credentialName).
-    assert.equal(proxyNeedsPush(['Secret/default/x'], sc.value), true);
-    assert.equal(proxyNeedsPush(['Secret/other/x'], sc.value), false);
+    assert.equal(proxyNeedsPush(['Secret/default/x', 'VirtualService/default/v'], gw.value), true);
   });
 });
