@@ -33,8 +33,22 @@ export function validateServiceEntrySpec(spec: ServiceEntrySpec): Issues {
   if ((resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') && endpoints.length === 0) {
     spec.hosts.forEach((h, i) => { if (h.startsWith('*')) issues.error(`spec.hosts[${i}]`, `wildcard host "${h}" needs endpoints when resolution is ${resolution}`); });
   }
-  if (resolution !== 'NONE' && (spec.addresses ?? []).some((a) => a.includes('/') && !a.endsWith('/32') && !a.endsWith('/128'))) {
-    issues.error('spec.addresses', `CIDR ranges in addresses are only allowed with resolution NONE`);
+  if (resolution !== 'NONE' && resolution !== 'STATIC' && (spec.addresses ?? []).some((a) => a.includes('/') && !a.endsWith('/32') && !a.endsWith('/128'))) {
+    issues.error('spec.addresses', `CIDR ranges in addresses are only allowed with resolution NONE or STATIC`);
+  }
+  if (resolution === 'NONE' && spec.workloadSelector) issues.warn('spec.workloadSelector', 'workloadSelector has no effect with resolution NONE');
+  if (resolution === 'DYNAMIC_DNS') {
+    spec.hosts.forEach((h, i) => { if (!h.startsWith('*')) issues.error(`spec.hosts[${i}]`, `host "${h}" must be a wildcard for resolution DYNAMIC_DNS`); });
+    if (spec.addresses?.length) issues.error('spec.addresses', 'addresses cannot be set for resolution DYNAMIC_DNS');
+    if (endpoints.length) issues.error('spec.endpoints', 'endpoints cannot be set for resolution DYNAMIC_DNS');
+    (spec.ports ?? []).forEach((p, i) => {
+      if (!['HTTP', 'TLS', 'GRPC', 'HTTP2'].includes((p.protocol ?? '').toUpperCase())) issues.error(`spec.ports[${i}].protocol`, 'only HTTP, TLS, GRPC and HTTP2 ports are supported for resolution DYNAMIC_DNS');
+    });
+  }
+  if (!spec.addresses?.length) {
+    (spec.ports ?? []).forEach((p, i) => {
+      if ((p.protocol ?? 'TCP').toUpperCase() === 'TCP') issues.warn(`spec.ports[${i}]`, `TCP port ${p.number} without addresses: every connection to port ${p.number} will go to this ServiceEntry`);
+    });
   }
   endpoints.forEach((ep, i) => {
     const p = `spec.endpoints[${i}]`;

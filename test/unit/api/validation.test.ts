@@ -107,6 +107,10 @@ const cases: Case[] = [
   ['addresses CIDR', serviceEntry((s) => { s.addresses = ['10.0.0.0/8']; s.resolution = 'NONE'; }), 'ok'],
   ['bad address', serviceEntry((s) => { s.addresses = ['10.0.0.300']; }), { path: 'spec.addresses[0]', message: /valid IP/ }],
   ['bad resolution enum', serviceEntry((s) => { s.resolution = 'MAGIC'; }), { path: 'spec.resolution', message: /DNS|option/ }],
+  ['CIDR with STATIC', serviceEntry((s) => { s.addresses = ['10.0.0.0/8']; s.resolution = 'STATIC'; s.endpoints = [{ address: '10.0.0.1' }]; }), 'ok'],
+  ['CIDR with DNS', serviceEntry((s) => { s.addresses = ['10.0.0.0/8']; s.resolution = 'DNS'; }), { path: 'spec.addresses', message: /NONE or STATIC/ }],
+  ['DYNAMIC_DNS needs wildcard hosts', serviceEntry((s) => { s.resolution = 'DYNAMIC_DNS'; s.hosts = ['api.example.com']; }), { path: 'spec.hosts[0]', message: /wildcard/ }],
+  ['DYNAMIC_DNS without endpoints', serviceEntry((s) => { s.resolution = 'DYNAMIC_DNS'; s.hosts = ['*.example.com']; s.endpoints = [{ address: 'a.example.com' }]; }), { path: 'spec.endpoints', message: /cannot be set/ }],
   // --- Sidecar ---
   ['valid Sidecar', sidecar(), 'ok'],
   ['egress host without namespace', sidecar((s) => { s.egress = [{ hosts: ['reviews.default.svc.cluster.local'] }]; }), { path: 'spec.egress[0].hosts[0]', message: /namespace\/host/ }],
