@@ -169,7 +169,7 @@ export function buildOutboundCluster(d: ResolvedDestination, dr: DestinationRule
     ...loadBalancing(policy.loadBalancer),
     circuitBreakers: circuitBreakers(cp),
     commonLbConfig: {},
-    metadata: { filterMetadata: { istio: { services: [{ host: d.host, name: svc?.name ?? d.host, namespace: svc?.namespace ?? '' }], ...(d.subset ? { subset: d.subset } : {}) } } },
+    metadata: { filterMetadata: { istio: { services: [{ host: d.host, name: svc?.name ?? d.host, namespace: svc?.namespace ?? '' }], ...(d.subset ? { subset: d.subset } : {}), ...(svc?.location === 'MESH_EXTERNAL' ? { external: true } : {}) } } },
   };
   const resolution = svc?.resolution ?? 'STATIC';
   if (resolution === 'NONE' || policy.loadBalancer?.simple === 'PASSTHROUGH') {

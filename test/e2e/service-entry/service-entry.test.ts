@@ -193,7 +193,7 @@ describe('ServiceEntry through a sidecar', { skip: unsupported }, () => {
     await h.assertNoNack();
   });
 
-  it('workloadSelector (MESH_INTERNAL): endpoints are the pods whose labels match, on the port', async () => {
+  it('workloadSelector (MESH_INTERNAL): endpoints are the pods whose labels match, on the port; MESH_EXTERNAL vs MESH_INTERNAL in Envoy’s config', async () => {
     h.cfg.write('se-wl.yaml', [serviceEntry('wl', {
       hosts: ['wl.internal.test'], location: 'MESH_INTERNAL', resolution: 'STATIC',
       ports: [{ number: 9000, name: 'http', protocol: 'HTTP' }], workloadSelector: { labels: { app: 'wl' } },
@@ -203,6 +203,15 @@ describe('ServiceEntry through a sidecar', { skip: unsupported }, () => {
     const r = await h.http('app', url, { host: 'wl.internal.test' }, 60);
     assert.deepEqual(r.failures, []);
     assert.deepEqual(Object.keys(r.counts).sort(), ['wl-1', 'wl-2'], JSON.stringify(r.counts));
+    // What location changes in Envoy's config (as in Istio): a MESH_EXTERNAL cluster is marked
+    // istio.external (no peer metadata exchange; Istio also never applies auto mTLS to it).
+    const istioMeta = async (cluster: string) => {
+      const dump = JSON.parse(await h.sidecars.get('app')!.configDump()) as { configs: Array<{ dynamic_active_clusters?: Array<{ cluster: { name: string; metadata?: { filter_metadata?: { istio?: Record<string, unknown> } } } }> }> };
+      return dump.configs.flatMap((c) => c.dynamic_active_clusters ?? []).find((c) => c.cluster.name === cluster)?.cluster.metadata?.filter_metadata?.istio;
+    };
+    await h.sidecars.get('app')!.waitFor((d) => d.includes('outbound|9000||wl.internal.test'), 'wl cluster in Envoy');
+    assert.equal((await istioMeta('outbound|9000||wl.internal.test'))?.external, undefined);
+    assert.equal((await istioMeta('outbound|80||api.ext.test'))?.external, true);
     await h.assertNoNack();
   });
 
