@@ -24,20 +24,23 @@ const HTTP = new Set<Protocol>(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
 export interface InboundPort {
   port: number;
   protocol: Protocol;
-  /** Where the app listens: host:port (loopback by default; the pod IP for a 0.0.0.0:PORT defaultEndpoint). */
-  endpoint: { host: string; port: number };
+  /** Where the app listens: host:port (loopback by default; the pod IP for a 0.0.0.0:PORT defaultEndpoint) or a unix socket path. */
+  endpoint: AppEndpoint;
   /** The Sidecar ingress listener that declared the port, if any. */
   listener?: IstioIngressListener;
 }
 
+export type AppEndpoint = { host: string; port: number } | { pipe: string };
+
 /**
- * Where a Sidecar ingress listener sends requests: defaultEndpoint "127.0.0.1:PORT" (loopback) or
- * "0.0.0.0:PORT" (Istio: the workload's own IP, for apps that do not listen on loopback); without a
- * defaultEndpoint, loopback on the port's targetPort (else its number).
+ * Where a Sidecar ingress listener sends requests: defaultEndpoint "127.0.0.1:PORT" (loopback),
+ * "0.0.0.0:PORT" (Istio: the workload's own IP, for apps that do not listen on loopback) or
+ * "unix:///path"; without a defaultEndpoint, loopback on the port's targetPort (else its number).
  */
-export function ingressEndpoint(l: IstioIngressListener, podIp: string | undefined): { host: string; port: number } {
+export function ingressEndpoint(l: IstioIngressListener, podIp: string | undefined): AppEndpoint {
   const fallbackPort = l.port.targetPort ?? l.port.number;
   if (!l.defaultEndpoint) return { host: '127.0.0.1', port: fallbackPort };
+  if (l.defaultEndpoint.startsWith('unix://')) return { pipe: l.defaultEndpoint.slice('unix://'.length) };
   const m = /^(?:\[(.+)\]|([^:]+)):(\d+)$/.exec(l.defaultEndpoint);
   if (!m) return { host: '127.0.0.1', port: fallbackPort };
   const host = m[1] ?? m[2];
@@ -89,9 +92,11 @@ function inboundCluster(p: InboundPort, pool: ConnectionPoolSettings | undefined
   const hpo = httpProtocolOptions({ name: '', port: p.port, protocol: p.protocol }, pool);
   return { name: cluster, value: {
     name: cluster, type: 'STATIC', connectTimeout: protoDuration(pool?.tcp?.connectTimeout ?? '10s'),
-    loadAssignment: { clusterName: cluster, endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: p.endpoint.host, portValue: p.endpoint.port } } } }] }] },
+    loadAssignment: { clusterName: cluster, endpoints: [{ lbEndpoints: [{ endpoint: { address: 'pipe' in p.endpoint
+      ? { pipe: { path: p.endpoint.pipe } }
+      : { socketAddress: { address: p.endpoint.host, portValue: p.endpoint.port } } } }] }] },
     circuitBreakers: circuitBreakers(pool),
-    upstreamBindConfig: { sourceAddress: { address: INBOUND_SOURCE, portValue: 0 } },
+    ...('pipe' in p.endpoint ? {} : { upstreamBindConfig: { sourceAddress: { address: INBOUND_SOURCE, portValue: 0 } } }),
     ...(hpo ? { typedExtensionProtocolOptions: hpo } : {}),
   } };
 }

@@ -125,13 +125,17 @@ function one() {
 
 /**
  * An HTTP server answering {pod, path, host} on ADDRESS:PORT (args: NAME PORT [ADDRESS, default
- * 0.0.0.0] [DELAY_MS before answering, default 0]); prints {"listening":[PORT]} when up.
+ * 0.0.0.0; an absolute path listens on that unix socket, open to every user] [DELAY_MS before
+ * answering, default 0]); prints {"listening":[PORT]} when up.
  */
 export const HTTP_APP = `
 const http = require('node:http');
+const fs = require('node:fs');
 const [name, port, address, delay] = process.argv.slice(1);
-http.createServer((req, res) => setTimeout(() => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ pod: name, path: req.url, host: req.headers.host })); }, Number(delay || 0)))
-  .listen(Number(port), address || '0.0.0.0', () => console.log(JSON.stringify({ listening: [Number(port)] })));
+const server = http.createServer((req, res) => setTimeout(() => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ pod: name, path: req.url, host: req.headers.host })); }, Number(delay || 0)));
+const onListening = () => console.log(JSON.stringify({ listening: [Number(port)] }));
+if (address && address.startsWith('/')) server.listen(address, () => { fs.chmodSync(address, 0o777); onListening(); });
+else server.listen(Number(port), address || '0.0.0.0', onListening);
 `;
 
 /** A TCP server that answers each connection with its tag. */

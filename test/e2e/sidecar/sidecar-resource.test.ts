@@ -81,6 +81,7 @@ describe('Sidecar resource through real sidecars', { skip: unsupported }, () => 
         ingress: [
           { port: { number: 8080, protocol: 'HTTP', name: 'http-lo' }, defaultEndpoint: '127.0.0.1:18080' },
           { port: { number: 8081, protocol: 'HTTP', name: 'http-ip' }, defaultEndpoint: '0.0.0.0:18081' },
+          { port: { number: 8085, protocol: 'HTTP', name: 'http-uds' }, defaultEndpoint: `unix://${join(h.work, 'app.sock')}` },
           { port: { number: 8443, protocol: 'HTTPS', name: 'https' }, defaultEndpoint: '127.0.0.1:18080', tls: { mode: 'SIMPLE', serverCertificate: certPath, privateKey: keyPath } },
           { port: { number: 8082, protocol: 'HTTP', name: 'http-pool' }, defaultEndpoint: '127.0.0.1:18082', connectionPool: { tcp: { maxConnections: 100 }, http: { http1MaxPendingRequests: 100 } } },
           { port: { number: 8083, protocol: 'HTTP', name: 'http-tight' }, defaultEndpoint: '127.0.0.1:18083' },
@@ -90,6 +91,7 @@ describe('Sidecar resource through real sidecars', { skip: unsupported }, () => 
     ]);
     h.httpApp('server', 'server-loopback', 18080, '127.0.0.1');
     h.httpApp('server', 'server-pod-ip', 18081, ip('server'));
+    h.httpApp('server', 'server-unix-socket', 0, join(h.work, 'app.sock'));
     h.httpApp('server', 'server-slow-pool', 18082, '127.0.0.1', 400);
     h.httpApp('server', 'server-slow-tight', 18083, '127.0.0.1', 400);
     h.httpApp('web', 'web-9080', 9080);
@@ -105,10 +107,11 @@ describe('Sidecar resource through real sidecars', { skip: unsupported }, () => 
   // Requests one at a time: the Sidecar's inboundConnectionPool (1 connection) applies to these ports too.
   const calls = (url: string, n: number, ca?: string) => burst(url, n, ca, 'seq');
 
-  it('ingress defaultEndpoint: 127.0.0.1:PORT reaches an app on loopback only, 0.0.0.0:PORT an app on the pod IP only', async () => {
+  it('ingress defaultEndpoint: 127.0.0.1:PORT reaches an app on loopback only, 0.0.0.0:PORT an app on the pod IP only, unix:///path an app on a unix socket', async () => {
     await eventually(async () => (await calls(`http://${ip('server')}:8080/`, 1))['server-loopback'] === 1, 'loopback endpoint', 30_000);
     assert.deepEqual(await calls(`http://${ip('server')}:8080/`, 10), { 'server-loopback': 10 });
     assert.deepEqual(await calls(`http://${ip('server')}:8081/`, 10), { 'server-pod-ip': 10 });
+    assert.deepEqual(await calls(`http://${ip('server')}:8085/`, 10), { 'server-unix-socket': 10 });
     // The loopback app is out of reach without the sidecar's listener mapping.
     const direct = await calls(`http://${ip('server')}:18080/`, 2);
     assert.equal(direct['server-loopback'], undefined, JSON.stringify(direct));

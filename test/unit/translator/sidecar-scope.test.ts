@@ -4,7 +4,7 @@ import type { MeshService } from '../../../src/registry/model.js';
 import { translate } from '../../../src/translator/index.js';
 import { WildcardTcpChains } from '../../../src/translator/outbound-wildcard-tcp.js';
 import { computeScope, pickPerHost } from '../../../src/translator/scope.js';
-import { ingressEndpoint } from '../../../src/translator/sidecar-inbound.js';
+import { ingressEndpoint, type AppEndpoint } from '../../../src/translator/sidecar-inbound.js';
 import { buildUpstreamTls } from '../../../src/translator/upstream-tls.js';
 import { byName, service, sidecarProxy, snapshot } from './fixtures.js';
 
@@ -135,14 +135,15 @@ describe('wildcard TCP chains (CIDR addresses, address-less ServiceEntries)', ()
 
 describe('Sidecar ingress', () => {
   const port = { number: 9080, protocol: 'HTTP', name: 'http' };
-  const cases: Array<[string | undefined, { host: string; port: number }]> = [
+  const cases: Array<[string | undefined, AppEndpoint]> = [
     ['127.0.0.1:8080', { host: '127.0.0.1', port: 8080 }],
     ['0.0.0.0:8081', { host: '10.244.9.9', port: 8081 }],
     ['[::1]:8082', { host: '::1', port: 8082 }],
+    ['unix:///var/run/app.sock', { pipe: '/var/run/app.sock' }],
     [undefined, { host: '127.0.0.1', port: 9080 }],
   ];
   for (const [defaultEndpoint, want] of cases) {
-    it(`defaultEndpoint ${defaultEndpoint ?? '(none)'} → ${want.host}:${want.port}`, () => {
+    it(`defaultEndpoint ${defaultEndpoint ?? '(none)'} → ${JSON.stringify(want)}`, () => {
       assert.deepEqual(ingressEndpoint({ port, ...(defaultEndpoint ? { defaultEndpoint } : {}) }, '10.244.9.9'), want);
     });
   }
