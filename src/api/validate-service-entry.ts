@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import { checkExportTo, checkIpOrCidr, checkLabels, checkNamespacedHost, checkProtocol, checkWildcardHost, Issues } from './checks.js';
 import type { ServiceEntrySpec } from './service-entry.js';
-import type { SidecarSpec } from './sidecar.js';
+import type { IstioIngressListener, SidecarSpec } from './sidecar.js';
 
 export function validateServiceEntrySpec(spec: ServiceEntrySpec): Issues {
   const issues = new Issues();
@@ -33,8 +33,22 @@ export function validateServiceEntrySpec(spec: ServiceEntrySpec): Issues {
   if ((resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') && endpoints.length === 0) {
     spec.hosts.forEach((h, i) => { if (h.startsWith('*')) issues.error(`spec.hosts[${i}]`, `wildcard host "${h}" needs endpoints when resolution is ${resolution}`); });
   }
-  if (resolution !== 'NONE' && (spec.addresses ?? []).some((a) => a.includes('/') && !a.endsWith('/32') && !a.endsWith('/128'))) {
-    issues.error('spec.addresses', `CIDR ranges in addresses are only allowed with resolution NONE`);
+  if (resolution !== 'NONE' && resolution !== 'STATIC' && (spec.addresses ?? []).some((a) => a.includes('/') && !a.endsWith('/32') && !a.endsWith('/128'))) {
+    issues.error('spec.addresses', `CIDR ranges in addresses are only allowed with resolution NONE or STATIC`);
+  }
+  if (resolution === 'NONE' && spec.workloadSelector) issues.warn('spec.workloadSelector', 'workloadSelector has no effect with resolution NONE');
+  if (resolution === 'DYNAMIC_DNS') {
+    spec.hosts.forEach((h, i) => { if (!h.startsWith('*')) issues.error(`spec.hosts[${i}]`, `host "${h}" must be a wildcard for resolution DYNAMIC_DNS`); });
+    if (spec.addresses?.length) issues.error('spec.addresses', 'addresses cannot be set for resolution DYNAMIC_DNS');
+    if (endpoints.length) issues.error('spec.endpoints', 'endpoints cannot be set for resolution DYNAMIC_DNS');
+    (spec.ports ?? []).forEach((p, i) => {
+      if (!['HTTP', 'TLS', 'GRPC', 'HTTP2'].includes((p.protocol ?? '').toUpperCase())) issues.error(`spec.ports[${i}].protocol`, 'only HTTP, TLS, GRPC and HTTP2 ports are supported for resolution DYNAMIC_DNS');
+    });
+  }
+  if (!spec.addresses?.length) {
+    (spec.ports ?? []).forEach((p, i) => {
+      if ((p.protocol ?? 'TCP').toUpperCase() === 'TCP') issues.warn(`spec.ports[${i}]`, `TCP port ${p.number} without addresses: every connection to port ${p.number} will go to this ServiceEntry`);
+    });
   }
   endpoints.forEach((ep, i) => {
     const p = `spec.endpoints[${i}]`;
@@ -58,6 +72,26 @@ export function validateServiceEntrySpec(spec: ServiceEntrySpec): Issues {
   return issues;
 }
 
+/**
+ * Istio's rules for a Sidecar ingress listener's tls: only SIMPLE / MUTUAL / OPTIONAL_MUTUAL with
+ * certificate files on an HTTPS or TLS port (credentialName and the other SDS forms, subject alt
+ * names and httpsRedirect are not supported on sidecars).
+ */
+function checkSidecarIngressTls(issues: Issues, path: string, protocol: string | undefined, tls: NonNullable<IstioIngressListener['tls']>): void {
+  const proto = (protocol ?? '').toUpperCase();
+  if (proto !== 'HTTPS' && proto !== 'TLS') issues.error(path, `tls needs port protocol HTTPS or TLS, not ${protocol ?? '(none)'}`);
+  if (tls.mode === 'ISTIO_MUTUAL' || tls.mode === 'AUTO_PASSTHROUGH') issues.error(`${path}.mode`, `mode ${tls.mode} is not allowed in sidecar ingress tls`);
+  for (const field of ['credentialName', 'credentialNames', 'tlsCertificates', 'subjectAltNames'] as const) {
+    if (tls[field] !== undefined) issues.error(`${path}.${field}`, `${field} is not supported in sidecar ingress tls (use serverCertificate and privateKey)`);
+  }
+  if (tls.httpsRedirect) issues.error(`${path}.httpsRedirect`, 'httpsRedirect is not supported in sidecar ingress tls');
+  const mode = tls.mode ?? 'PASSTHROUGH';
+  if (mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') {
+    if (!tls.serverCertificate || !tls.privateKey) issues.error(path, `${mode} mode needs serverCertificate and privateKey`);
+    if (mode !== 'SIMPLE' && !tls.caCertificates) issues.error(`${path}.caCertificates`, `${mode} mode needs caCertificates`);
+  }
+}
+
 export function validateSidecarSpec(spec: SidecarSpec): Issues {
   const issues = new Issues();
   if (!spec.egress?.length && !spec.ingress?.length && !spec.outboundTrafficPolicy && !spec.inboundConnectionPool) {
@@ -77,6 +111,7 @@ export function validateSidecarSpec(spec: SidecarSpec): Issues {
     if (l.defaultEndpoint !== undefined && !/^(127\.0\.0\.1|0\.0\.0\.0|\[::1\]|\[::\]):\d+$|^unix:\/\/.+/.test(l.defaultEndpoint)) {
       issues.error(`${p}.defaultEndpoint`, 'defaultEndpoint must be 127.0.0.1:PORT, 0.0.0.0:PORT, [::1]:PORT, [::]:PORT or unix:///path');
     }
+    if (l.tls) checkSidecarIngressTls(issues, `${p}.tls`, l.port.protocol, l.tls);
   });
   const egress = spec.egress ?? [];
   const egressPorts = new Set<number>();

@@ -53,6 +53,8 @@ export interface MeshService {
   /** Namespaces that may see it ('*' = all, '.' already resolved to the own namespace). */
   exportTo: readonly string[];
   labels: Readonly<Record<string, string>>;
+  /** ServiceEntry subjectAltNames: the identities its TLS servers may present. */
+  subjectAltNames?: readonly string[];
 }
 
 export interface TlsSecret {

@@ -230,7 +230,9 @@ export function servicesFromServiceEntry(se: ServiceEntry, pods: readonly K8sPod
       ports: Object.fromEntries(ports.map((sp) => [sp.name, ep.ports?.[sp.name] ?? defaultTarget(sp)])),
     }));
   }
-  const resolution = spec.resolution === 'DYNAMIC_DNS' ? 'DNS' : (spec.resolution ?? 'NONE');
+  // DYNAMIC_DNS (wildcard hosts resolved per request; Istio builds Envoy's dynamic forward proxy)
+  // is served like NONE: the sidecar forwards to the address the app resolved and dialled.
+  const resolution = spec.resolution === 'DYNAMIC_DNS' ? 'NONE' : (spec.resolution ?? 'NONE');
   return [...new Set(spec.hosts)].map((host) => ({
     hostname: host,
     namespace: se.metadata.namespace,
@@ -243,5 +245,6 @@ export function servicesFromServiceEntry(se: ServiceEntry, pods: readonly K8sPod
     location: spec.location ?? 'MESH_EXTERNAL',
     exportTo: parseExportTo(spec.exportTo, se.metadata.namespace),
     labels: { ...(se.metadata.labels ?? {}) },
+    ...(spec.subjectAltNames?.length ? { subjectAltNames: [...spec.subjectAltNames] } : {}),
   }));
 }

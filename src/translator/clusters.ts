@@ -12,6 +12,7 @@ import { outboundClusterName, type ResolvedDestination } from './destinations.js
 import { protoDuration } from './durations.js';
 import { buildLoadAssignment } from './endpoints.js';
 import { adsConfigSource } from './http-connection-manager.js';
+import { buildUpstreamTls } from './upstream-tls.js';
 import type { NamedResource } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -69,7 +70,7 @@ function loadBalancing(lb: LoadBalancerSettings | undefined): Obj {
   return out;
 }
 
-function circuitBreakers(cp: ConnectionPoolSettings | undefined): Obj {
+export function circuitBreakers(cp: ConnectionPoolSettings | undefined): Obj {
   const positive = (v: number | undefined) => (v !== undefined && v > 0 ? v : MAX);
   return {
     thresholds: [{
@@ -114,7 +115,7 @@ function isHttp2(port: ServicePort | undefined, cp: ConnectionPoolSettings | und
   return port?.protocol === 'HTTP2' || port?.protocol === 'GRPC' || port?.protocol === 'GRPC-WEB';
 }
 
-function httpProtocolOptions(port: ServicePort | undefined, cp: ConnectionPoolSettings | undefined): Obj | undefined {
+export function httpProtocolOptions(port: ServicePort | undefined, cp: ConnectionPoolSettings | undefined): Obj | undefined {
   const tcp = cp?.tcp;
   const http = cp?.http;
   const common: Obj = {};
@@ -168,7 +169,7 @@ export function buildOutboundCluster(d: ResolvedDestination, dr: DestinationRule
     ...loadBalancing(policy.loadBalancer),
     circuitBreakers: circuitBreakers(cp),
     commonLbConfig: {},
-    metadata: { filterMetadata: { istio: { services: [{ host: d.host, name: svc?.name ?? d.host, namespace: svc?.namespace ?? '' }], ...(d.subset ? { subset: d.subset } : {}) } } },
+    metadata: { filterMetadata: { istio: { services: [{ host: d.host, name: svc?.name ?? d.host, namespace: svc?.namespace ?? '' }], ...(d.subset ? { subset: d.subset } : {}), ...(svc?.location === 'MESH_EXTERNAL' ? { external: true } : {}) } } },
   };
   const resolution = svc?.resolution ?? 'STATIC';
   if (resolution === 'NONE' || policy.loadBalancer?.simple === 'PASSTHROUGH') {
@@ -195,7 +196,8 @@ export function buildOutboundCluster(d: ResolvedDestination, dr: DestinationRule
   if (hpo) c.typedExtensionProtocolOptions = hpo;
   const ka = tcpKeepalive(cp);
   if (ka) c.upstreamConnectionOptions = ka;
-  // TODO(upstream TLS): DestinationRule trafficPolicy.tls (SIMPLE / MUTUAL origination) is not applied yet.
+  const tls = buildUpstreamTls(policy.tls, d.host, svc);
+  if (tls) c.transportSocket = tls;
   // TODO(locality): loadBalancer.localityLbSetting (distribute / failover) and mesh-wide locality LB are not applied yet.
   return { name: d.clusterName, value: c };
 }

@@ -52,7 +52,8 @@ export function translateSidecar(snapshot: ConfigSnapshot, proxy: ProxyInfo): Tr
     routes: out.routes.sort(byName),
     clusters: clusters.sort(byName),
     endpoints: outbound.endpoints.sort(byName),
-    secrets: [],
+    secrets: inbound.secrets.sort(byName),
+    ...(inbound.notes.length ? { notes: inbound.notes } : {}),
   };
 }
 

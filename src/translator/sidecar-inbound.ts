@@ -4,22 +4,47 @@
  * or the Sidecar's ingress listeners) goes to inbound|PORT|| which reaches the app on loopback.
  * Anything else passes through to its original destination (InboundPassthroughCluster).
  */
+import type { ConnectionPoolSettings, IstioIngressListener } from '../api/index.js';
 import type { ConfigSnapshot, Protocol } from '../registry/model.js';
 import type { ProxyInfo } from '../proxy/node.js';
 import { parseProtocol } from '../registry/services.js';
 import type { SidecarScope } from './scope.js';
+import { circuitBreakers, httpProtocolOptions } from './clusters.js';
+import { buildDownstreamTls } from './downstream-tls.js';
+import { protoDuration } from './durations.js';
 import type { NamedResource } from './types.js';
 
 type Obj = Record<string, unknown>;
 
 export const INBOUND_PASSTHROUGH = 'InboundPassthroughCluster';
+/** Source address of Envoy's connections to the app (capture lets it through; Istio's choice). */
+const INBOUND_SOURCE = '127.0.0.6';
 const HTTP = new Set<Protocol>(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
 
 export interface InboundPort {
   port: number;
   protocol: Protocol;
-  /** Where the app listens: host:port (loopback by default). */
-  endpoint: { host: string; port: number };
+  /** Where the app listens: host:port (loopback by default; the pod IP for a 0.0.0.0:PORT defaultEndpoint) or a unix socket path. */
+  endpoint: AppEndpoint;
+  /** The Sidecar ingress listener that declared the port, if any. */
+  listener?: IstioIngressListener;
+}
+
+export type AppEndpoint = { host: string; port: number } | { pipe: string };
+
+/**
+ * Where a Sidecar ingress listener sends requests: defaultEndpoint "127.0.0.1:PORT" (loopback),
+ * "0.0.0.0:PORT" (Istio: the workload's own IP, for apps that do not listen on loopback) or
+ * "unix:///path"; without a defaultEndpoint, loopback on the port's targetPort (else its number).
+ */
+export function ingressEndpoint(l: IstioIngressListener, podIp: string | undefined): AppEndpoint {
+  const fallbackPort = l.port.targetPort ?? l.port.number;
+  if (!l.defaultEndpoint) return { host: '127.0.0.1', port: fallbackPort };
+  if (l.defaultEndpoint.startsWith('unix://')) return { pipe: l.defaultEndpoint.slice('unix://'.length) };
+  const m = /^(?:\[(.+)\]|([^:]+)):(\d+)$/.exec(l.defaultEndpoint);
+  if (!m) return { host: '127.0.0.1', port: fallbackPort };
+  const host = m[1] ?? m[2];
+  return { host: host === '0.0.0.0' ? (podIp ?? '127.0.0.1') : host, port: Number(m[3]) };
 }
 
 export function workloadPorts(snapshot: ConfigSnapshot, proxy: ProxyInfo, scope: SidecarScope): InboundPort[] {
@@ -27,10 +52,7 @@ export function workloadPorts(snapshot: ConfigSnapshot, proxy: ProxyInfo, scope:
   const ingress = scope.sidecar?.spec.ingress;
   if (ingress?.length) {
     for (const l of ingress) {
-      const def = l.defaultEndpoint ?? `127.0.0.1:${l.port.targetPort ?? l.port.number}`;
-      const m = /^(?:\[(.+)\]|([^:]+)):(\d+)$/.exec(def);
-      const host = m ? (m[1] ?? m[2]) : '127.0.0.1';
-      byPort.set(l.port.number, { port: l.port.number, protocol: parseProtocol(l.port.protocol), endpoint: { host: host === '0.0.0.0' ? '127.0.0.1' : host, port: m ? Number(m[3]) : l.port.number } });
+      byPort.set(l.port.number, { port: l.port.number, protocol: parseProtocol(l.port.protocol), endpoint: ingressEndpoint(l, proxy.ips[0]), listener: l });
     }
     return [...byPort.values()].sort((a, b) => a.port - b.port);
   }
@@ -54,22 +76,56 @@ export function inboundClusterName(port: number): string {
 export interface InboundResult {
   listeners: NamedResource[];
   clusters: NamedResource[];
+  /** SDS secrets of ingress listeners terminating TLS with a credentialName. */
+  secrets: NamedResource[];
+  /** Ingress listeners left out, with the reason. */
+  notes: string[];
+}
+
+/**
+ * The inbound cluster to the app: its connection pool is the ingress listener's, else the Sidecar's
+ * inboundConnectionPool (Istio's precedence); source 127.0.0.6 so that capture lets it through,
+ * also when the app is reached on the pod IP.
+ */
+function inboundCluster(p: InboundPort, pool: ConnectionPoolSettings | undefined): NamedResource {
+  const cluster = inboundClusterName(p.port);
+  const hpo = httpProtocolOptions({ name: '', port: p.port, protocol: p.protocol }, pool);
+  return { name: cluster, value: {
+    name: cluster, type: 'STATIC', connectTimeout: protoDuration(pool?.tcp?.connectTimeout ?? '10s'),
+    loadAssignment: { clusterName: cluster, endpoints: [{ lbEndpoints: [{ endpoint: { address: 'pipe' in p.endpoint
+      ? { pipe: { path: p.endpoint.pipe } }
+      : { socketAddress: { address: p.endpoint.host, portValue: p.endpoint.port } } } }] }] },
+    circuitBreakers: circuitBreakers(pool),
+    ...('pipe' in p.endpoint ? {} : { upstreamBindConfig: { sourceAddress: { address: INBOUND_SOURCE, portValue: 0 } } }),
+    ...(hpo ? { typedExtensionProtocolOptions: hpo } : {}),
+  } };
 }
 
 export function buildSidecarInbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, scope: SidecarScope): InboundResult {
   const ports = workloadPorts(snapshot, proxy, scope);
   const chains: Obj[] = [];
   const clusters: NamedResource[] = [];
+  const secrets: NamedResource[] = [];
+  const notes: string[] = [];
+  const sidecarName = scope.sidecar ? `Sidecar ${scope.sidecar.metadata.namespace}/${scope.sidecar.metadata.name}` : '';
   for (const p of ports) {
     const cluster = inboundClusterName(p.port);
-    clusters.push({ name: cluster, value: {
-      name: cluster, type: 'STATIC', connectTimeout: { seconds: 10, nanos: 0 },
-      loadAssignment: { clusterName: cluster, endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: p.endpoint.host, portValue: p.endpoint.port } } } }] }] },
-      ...(p.protocol === 'HTTP2' || p.protocol === 'GRPC' ? { typedExtensionProtocolOptions: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicitHttpConfig: { http2ProtocolOptions: {} } } } } : {}),
-    } });
+    let transportSocket: Obj | undefined;
+    const tls = p.listener?.tls;
+    if (tls && tls.mode !== 'ISTIO_MUTUAL') {
+      const built = buildDownstreamTls(snapshot, proxy.namespace, tls, HTTP.has(p.protocol) || p.protocol === 'HTTPS' ? ['h2', 'http/1.1'] : []);
+      if (!built.ok) {
+        notes.push(`${sidecarName} ingress port ${p.port}: tls skipped, ${built.reason}`);
+        continue;
+      }
+      transportSocket = built.transportSocket;
+      secrets.push(...built.secrets);
+    }
+    clusters.push(inboundCluster(p, p.listener?.connectionPool ?? scope.sidecar?.spec.inboundConnectionPool));
     const statPrefix = `inbound_0.0.0.0_${p.port}`;
-    const filter = HTTP.has(p.protocol)
+    // A terminated HTTPS port carries HTTP inside.
+    const http = HTTP.has(p.protocol) || (p.protocol === 'HTTPS' && transportSocket !== undefined);
+    const filter = http
       ? { name: 'envoy.filters.network.http_connection_manager', typedConfig: {
         '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
         statPrefix, codecType: 'AUTO',
@@ -78,7 +134,7 @@ export function buildSidecarInbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, 
         normalizePath: { value: true }, upgradeConfigs: [{ upgradeType: 'websocket' }],
       } }
       : { name: 'envoy.filters.network.tcp_proxy', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', statPrefix, cluster } };
-    chains.push({ name: `0.0.0.0_${p.port}`, filterChainMatch: { destinationPort: { value: p.port } }, filters: [filter] });
+    chains.push({ name: `0.0.0.0_${p.port}`, filterChainMatch: { destinationPort: { value: p.port } }, filters: [filter], ...(transportSocket ? { transportSocket } : {}) });
   }
   chains.push({ name: 'virtualInbound-catchall-tcp', filters: [{ name: 'envoy.filters.network.tcp_proxy', typedConfig: {
     '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', statPrefix: INBOUND_PASSTHROUGH, cluster: INBOUND_PASSTHROUGH } }] });
@@ -98,10 +154,10 @@ export function buildSidecarInbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, 
     const name = `${bind}_${l.port.number}`;
     bound.push({ name, value: {
       name, address: { socketAddress: { address: bind, portValue: l.port.number } }, trafficDirection: 'INBOUND',
-      filterChains: [{ filters: chain.filters }],
+      filterChains: [{ filters: chain.filters, ...(chain.transportSocket ? { transportSocket: chain.transportSocket } : {}) }],
     } });
   }
-  return { listeners: [listener, ...bound], clusters };
+  return { listeners: [listener, ...bound], clusters, secrets, notes };
 }
 
 /** The clusters every sidecar has: PassthroughCluster, BlackHoleCluster, InboundPassthroughCluster. */
@@ -111,7 +167,7 @@ export function specialClusters(): NamedResource[] {
     { name: INBOUND_PASSTHROUGH, value: {
       name: INBOUND_PASSTHROUGH, type: 'ORIGINAL_DST', lbPolicy: 'CLUSTER_PROVIDED', connectTimeout: { seconds: 10, nanos: 0 },
       // Istio's source address for passthrough: iptables lets it through without recapture.
-      upstreamBindConfig: { sourceAddress: { address: '127.0.0.6', portValue: 0 } },
+      upstreamBindConfig: { sourceAddress: { address: INBOUND_SOURCE, portValue: 0 } },
     } },
     { name: 'PassthroughCluster', value: { name: 'PassthroughCluster', type: 'ORIGINAL_DST', lbPolicy: 'CLUSTER_PROVIDED', connectTimeout: { seconds: 10, nanos: 0 } } },
   ];

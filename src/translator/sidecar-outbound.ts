@@ -16,6 +16,7 @@ import { buildHttpRoutes } from './http-routes.js';
 import { defaultRetryPolicy } from './route-policies.js';
 import type { SidecarScope } from './scope.js';
 import { buildRouteTcpProxy, tcpProxyFilter } from './tcp-proxy.js';
+import { WildcardTcpChains } from './outbound-wildcard-tcp.js';
 import type { NamedResource } from './types.js';
 import { compareStrings } from './ordering.js';
 
@@ -75,8 +76,9 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
   const httpPorts = new Map<number, Obj[]>();
   const suffix = snapshot.mesh.domainSuffix;
 
+  const wildcardTcp = new WildcardTcpChains();
   for (const svc of scope.services) {
-    for (const port of svc.ports) {
+    for (const port of scope.portsOf(svc)) {
       const vs = owningVirtualService(scope.virtualServices, svc.hostname, suffix);
       if (isHttpPort(port)) {
         const vsRoutes = vs ? buildHttpRoutes(vs.spec.http ?? [], { snapshot, proxy, vs, listenerPort: port.port, isTls: false, gateways: new Set(['mesh']) }) : [];
@@ -89,10 +91,11 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
         vhosts.push({ name: `${svc.hostname}:${port.port}`, domains: serviceDomains(svc, port.port, proxy.namespace, suffix), routes: routesForHost, includeRequestAttemptCount: true });
         httpPorts.set(port.port, vhosts);
       } else if (port.protocol !== 'UDP') {
+        const tcpRoute = vs?.spec.tcp?.find((r) => tcpRouteApplies(r, port.port, proxy));
+        const cluster = outboundClusterName(port.port, '', svc.hostname);
+        const filter = tcpRoute?.route?.length ? buildRouteTcpProxy(snapshot, proxy, tcpRoute.route, vs!, port.port) : tcpProxyFilter(cluster, { cluster });
+        wildcardTcp.add(svc, port.port, filter);
         for (const vip of svc.addresses.filter((a) => !a.includes('/'))) {
-          const tcpRoute = vs?.spec.tcp?.find((r) => tcpRouteApplies(r, port.port, proxy));
-          const cluster = outboundClusterName(port.port, '', svc.hostname);
-          const filter = tcpRoute?.route?.length ? buildRouteTcpProxy(snapshot, proxy, tcpRoute.route, vs!, port.port) : tcpProxyFilter(cluster, { cluster });
           const name = `${vip}_${port.port}`;
           listeners.push({ name, value: {
             name, address: { socketAddress: { address: vip, portValue: port.port } }, bindToPort: { value: false }, trafficDirection: 'OUTBOUND',
@@ -108,7 +111,7 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     const name = String(port);
     const seen = new Set<string>();
     const deduped: Obj[] = vhosts.sort((a, b) => compareStrings(String(a.name), String(b.name))).map((vh) => ({ ...vh, domains: (vh.domains as string[]).filter((d) => !seen.has(d) && seen.add(d)) }));
-    deduped.push(passthroughVhost(registryOnly));
+    deduped.push(passthroughVhost(registryOnly, scope.egressProxy?.cluster));
     routes.push({ name, value: { name, virtualHosts: deduped, validateClusters: { value: false } } });
     const lname = `0.0.0.0_${port}`;
     listeners.push({ name: lname, value: {
@@ -132,26 +135,34 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     const http = HTTP_PROTOCOLS.has((l.port.protocol ?? 'TCP').toUpperCase());
     if (!http) continue;
     if (!routes.some((r) => r.name === routeName)) {
-      routes.push({ name: routeName, value: { name: routeName, virtualHosts: [passthroughVhost(registryOnly)], validateClusters: { value: false } } });
+      routes.push({ name: routeName, value: { name: routeName, virtualHosts: [passthroughVhost(registryOnly, scope.egressProxy?.cluster)], validateClusters: { value: false } } });
     }
     listeners.push({ name, value: {
       name, address: { socketAddress: { address: bind, portValue: l.port.number } }, bindToPort: { value: none }, trafficDirection: 'OUTBOUND',
       filterChains: [{ filters: [httpConnectionManager(`outbound_${bind}_${l.port.number}`, routeName, { useRemoteAddress: false })] }],
     } });
   }
+  const catchAll = () => catchAllTcpFilter(scope);
+  wildcardTcp.addTo(listeners, catchAll);
   listeners.push({ name: 'virtualOutbound', value: {
     name: 'virtualOutbound', address: { socketAddress: { address: '0.0.0.0', portValue: 15001 } }, useOriginalDst: { value: true }, trafficDirection: 'OUTBOUND',
-    filterChains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxyFilter(registryOnly ? BLACKHOLE : PASSTHROUGH, { cluster: registryOnly ? BLACKHOLE : PASSTHROUGH })] }],
+    filterChains: [{ name: 'virtualOutbound-catchall-tcp', filters: [catchAll()] }],
   } });
   return { listeners, routes };
 }
 
-/** The catch-all virtual host: pass through (ALLOW_ANY) or answer 502 (REGISTRY_ONLY). */
-function passthroughVhost(registryOnly: boolean): Obj {
+/** The TCP catch-all: BlackHoleCluster (REGISTRY_ONLY), the egress proxy's cluster when set, else PassthroughCluster. */
+function catchAllTcpFilter(scope: SidecarScope): Obj {
+  const cluster = scope.outboundPolicy === 'REGISTRY_ONLY' ? BLACKHOLE : scope.egressProxy?.cluster ?? PASSTHROUGH;
+  return tcpProxyFilter(cluster, { cluster });
+}
+
+/** The catch-all virtual host: pass through (ALLOW_ANY; to the egress proxy when set) or answer 502 (REGISTRY_ONLY). */
+function passthroughVhost(registryOnly: boolean, egressProxyCluster?: string): Obj {
   return {
     name: registryOnly ? 'block_all' : 'allow_any', domains: ['*'], includeRequestAttemptCount: true,
     routes: [registryOnly
       ? { name: 'block_all', match: { prefix: '/' }, directResponse: { status: 502 } }
-      : { name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH, timeout: { seconds: 0, nanos: 0 } } }],
+      : { name: 'allow_any', match: { prefix: '/' }, route: { cluster: egressProxyCluster ?? PASSTHROUGH, timeout: { seconds: 0, nanos: 0 } } }],
   };
 }

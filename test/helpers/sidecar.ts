@@ -123,10 +123,43 @@ function one() {
 (async () => { for (let i = 0; i < count; i++) await one(); console.log(JSON.stringify({ counts, failures })); })();
 `;
 
-/** An HTTP server answering {pod, path, host} on 0.0.0.0:PORT; prints {"listening":[PORT]} when up. */
+/**
+ * An HTTP server answering {pod, path, host} on ADDRESS:PORT (args: NAME PORT [ADDRESS, default
+ * 0.0.0.0; an absolute path listens on that unix socket, open to every user] [DELAY_MS before
+ * answering, default 0]); prints {"listening":[PORT]} when up.
+ */
 export const HTTP_APP = `
 const http = require('node:http');
-const [name, port] = process.argv.slice(1);
-http.createServer((req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ pod: name, path: req.url, host: req.headers.host })); })
-  .listen(Number(port), '0.0.0.0', () => console.log(JSON.stringify({ listening: [Number(port)] })));
+const fs = require('node:fs');
+const [name, port, address, delay] = process.argv.slice(1);
+const server = http.createServer((req, res) => setTimeout(() => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ pod: name, path: req.url, host: req.headers.host })); }, Number(delay || 0)));
+const onListening = () => console.log(JSON.stringify({ listening: [Number(port)] }));
+if (address && address.startsWith('/')) server.listen(address, () => { fs.chmodSync(address, 0o777); onListening(); });
+else server.listen(Number(port), address || '0.0.0.0', onListening);
+`;
+
+/** A TCP server that answers each connection with its tag. */
+export const TCP_TAG = `
+const net = require('node:net');
+const [tag, port] = process.argv.slice(1);
+net.createServer((s) => { s.on('error', () => {}); s.end(tag + '\\n'); }).listen(Number(port), '0.0.0.0');
+`;
+
+/** Opens N TCP connections one after another and counts the tags that answer. */
+export const TCP_LOOP = `
+const net = require('node:net');
+const [host, port, countText] = process.argv.slice(1);
+const counts = {};
+function one() {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port: Number(port), timeout: 5000 });
+    let out = '';
+    s.setEncoding('utf8');
+    s.on('data', (c) => (out += c));
+    s.on('end', () => { const t = out.trim() || 'empty'; counts[t] = (counts[t] || 0) + 1; resolve(); });
+    s.on('timeout', () => { counts.timeout = (counts.timeout || 0) + 1; s.destroy(); resolve(); });
+    s.on('error', (e) => { counts[e.code || 'error'] = (counts[e.code || 'error'] || 0) + 1; resolve(); });
+  });
+}
+(async () => { for (let i = 0; i < Number(countText); i++) await one(); console.log(JSON.stringify(counts)); })();
 `;

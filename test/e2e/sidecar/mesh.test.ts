@@ -11,33 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
 import { PodNetwork, podNetworkUnsupportedReason } from '../../helpers/pod-network.js';
-import { HTTP_APP, HTTP_LOOP, startSidecar, type Sidecar } from '../../helpers/sidecar.js';
-
-/** A TCP server that answers each connection with its tag. */
-const TCP_TAG = `
-const net = require('node:net');
-const [tag, port] = process.argv.slice(1);
-net.createServer((s) => { s.on('error', () => {}); s.end(tag + '\\n'); }).listen(Number(port), '0.0.0.0');
-`;
-
-/** Opens N TCP connections one after another and counts the tags that answer. */
-const TCP_LOOP = `
-const net = require('node:net');
-const [host, port, countText] = process.argv.slice(1);
-const counts = {};
-function one() {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port: Number(port), timeout: 5000 });
-    let out = '';
-    s.setEncoding('utf8');
-    s.on('data', (c) => (out += c));
-    s.on('end', () => { const t = out.trim() || 'empty'; counts[t] = (counts[t] || 0) + 1; resolve(); });
-    s.on('timeout', () => { counts.timeout = (counts.timeout || 0) + 1; s.destroy(); resolve(); });
-    s.on('error', (e) => { counts[e.code || 'error'] = (counts[e.code || 'error'] || 0) + 1; resolve(); });
-  });
-}
-(async () => { for (let i = 0; i < Number(countText); i++) await one(); console.log(JSON.stringify(counts)); })();
-`;
+import { HTTP_APP, HTTP_LOOP, TCP_LOOP, TCP_TAG, startSidecar, type Sidecar } from '../../helpers/sidecar.js';
 import { ConfigDir, eventually, nacksIn } from '../gateway/fixture.js';
 
 type Syncz = Array<{ id: string; types: Record<string, { lastNack?: unknown; versionAcked?: string }> }>;

@@ -107,6 +107,10 @@ const cases: Case[] = [
   ['addresses CIDR', serviceEntry((s) => { s.addresses = ['10.0.0.0/8']; s.resolution = 'NONE'; }), 'ok'],
   ['bad address', serviceEntry((s) => { s.addresses = ['10.0.0.300']; }), { path: 'spec.addresses[0]', message: /valid IP/ }],
   ['bad resolution enum', serviceEntry((s) => { s.resolution = 'MAGIC'; }), { path: 'spec.resolution', message: /DNS|option/ }],
+  ['CIDR with STATIC', serviceEntry((s) => { s.addresses = ['10.0.0.0/8']; s.resolution = 'STATIC'; s.endpoints = [{ address: '10.0.0.1' }]; }), 'ok'],
+  ['CIDR with DNS', serviceEntry((s) => { s.addresses = ['10.0.0.0/8']; s.resolution = 'DNS'; }), { path: 'spec.addresses', message: /NONE or STATIC/ }],
+  ['DYNAMIC_DNS needs wildcard hosts', serviceEntry((s) => { s.resolution = 'DYNAMIC_DNS'; s.hosts = ['api.example.com']; }), { path: 'spec.hosts[0]', message: /wildcard/ }],
+  ['DYNAMIC_DNS without endpoints', serviceEntry((s) => { s.resolution = 'DYNAMIC_DNS'; s.hosts = ['*.example.com']; s.endpoints = [{ address: 'a.example.com' }]; }), { path: 'spec.endpoints', message: /cannot be set/ }],
   // --- Sidecar ---
   ['valid Sidecar', sidecar(), 'ok'],
   ['egress host without namespace', sidecar((s) => { s.egress = [{ hosts: ['reviews.default.svc.cluster.local'] }]; }), { path: 'spec.egress[0].hosts[0]', message: /namespace\/host/ }],
@@ -114,6 +118,11 @@ const cases: Case[] = [
   ['catch-all egress not last', sidecar((s) => { s.egress = [{ hosts: ['./*'] }, { port: { number: 80, protocol: 'HTTP', name: 'http' }, hosts: ['./*'] }]; }), { path: 'spec.egress[0]', message: /last/ }],
   ['egressProxy needs ALLOW_ANY', sidecar((s) => { s.outboundTrafficPolicy = { mode: 'REGISTRY_ONLY', egressProxy: { host: 'egress.istio-system.svc.cluster.local' } }; }), { path: 'spec.outboundTrafficPolicy.egressProxy', message: /ALLOW_ANY/ }],
   ['ingress defaultEndpoint form', sidecar((s) => { s.ingress = [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, defaultEndpoint: '10.0.0.1:9080' }]; }), { path: 'spec.ingress[0].defaultEndpoint', message: /127\.0\.0\.1/ }],
+  ['ingress tls with files on an HTTPS port', sidecar((s) => { s.ingress = [{ port: { number: 8443, protocol: 'HTTPS', name: 'https' }, tls: { mode: 'SIMPLE', serverCertificate: '/c.pem', privateKey: '/k.pem' } }]; }), 'ok'],
+  ['ingress tls credentialName is not supported on sidecars', sidecar((s) => { s.ingress = [{ port: { number: 8443, protocol: 'HTTPS', name: 'https' }, tls: { mode: 'SIMPLE', credentialName: 'c' } }]; }), { path: 'spec.ingress[0].tls.credentialName', message: /not supported in sidecar ingress tls/ }],
+  ['ingress tls ISTIO_MUTUAL', sidecar((s) => { s.ingress = [{ port: { number: 8443, protocol: 'TLS', name: 'tls' }, tls: { mode: 'ISTIO_MUTUAL' } }]; }), { path: 'spec.ingress[0].tls.mode', message: /not allowed/ }],
+  ['ingress tls on an HTTP port', sidecar((s) => { s.ingress = [{ port: { number: 8080, protocol: 'HTTP', name: 'http' }, tls: { mode: 'SIMPLE', serverCertificate: '/c.pem', privateKey: '/k.pem' } }]; }), { path: 'spec.ingress[0].tls', message: /HTTPS or TLS/ }],
+  ['ingress tls MUTUAL without caCertificates', sidecar((s) => { s.ingress = [{ port: { number: 8443, protocol: 'HTTPS', name: 'https' }, tls: { mode: 'MUTUAL', serverCertificate: '/c.pem', privateKey: '/k.pem' } }]; }), { path: 'spec.ingress[0].tls.caCertificates', message: /needs caCertificates/ }],
   ['empty workloadSelector labels', sidecar((s) => { s.workloadSelector = { labels: {} }; }), { path: 'spec.workloadSelector.labels', message: /must not be empty/ }],
 ];
 
