@@ -30,6 +30,16 @@ describe('meshpilot explain', () => {
     assert.equal(e.outcome.kind, 'route');
     if (e.outcome.kind === 'route') assert.deepEqual(e.outcome.clusters.map((c) => c.percent), [80, 20]);
   });
+  it('https: the TLS filter chain is chosen by SNI; an unknown SNI has no chain', () => {
+    const ok = cli('explain', '--config-dir', 'examples/demo', ...GW, '-o', 'json', 'https://bookinfo.example.com:8443/');
+    assert.equal(ok.status, 0, ok.stderr);
+    const e = JSON.parse(ok.stdout) as Explanation;
+    assert.equal(e.routeConfiguration, 'https.8443.https.bookinfo-gateway.default');
+    assert.match(e.listener?.reason ?? '', /SNI "bookinfo\.example\.com" matches server names/);
+    const none = JSON.parse(cli('explain', '--config-dir', 'examples/demo', ...GW, '-o', 'json', 'https://other.example.com:8443/').stdout) as Explanation;
+    assert.equal(none.outcome.kind, 'refused');
+    assert.equal(none.listener, undefined);
+  });
   it('usage errors exit 2 and say what is wrong', () => {
     const both = cli('explain', ...GW, 'http://x/');
     assert.equal(both.status, 2);
