@@ -13,7 +13,8 @@ import { startEchoBackend, type EchoBackend } from '../../../src/cli/echo-backen
 import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
 import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
 import { freePort } from '../../helpers/ports.js';
-import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, get, nacksIn, serviceWithBackends, subsetsRule } from '../gateway/fixture.js';
+import { request as httpsRequest } from 'node:https';
+import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, get, nacksIn, selfSignedCert, serviceWithBackends, subsetsRule, tlsSecret } from '../gateway/fixture.js';
 
 const run = promisify(execFile);
 const MAIN = resolve('dist/src/cli/main.js');
@@ -45,13 +46,19 @@ describe('meshpilot explain predicts what a real Envoy gateway does', () => {
   let mp: MeshpilotProcess;
   let envoy: EnvoyProcess;
   let port: number;
+  let tlsPort: number;
 
   before(async () => {
     for (const v of ['v1', 'v2', 'v3']) backends.push(await startEchoBackend(`reviews-${v}`, '127.0.0.1', 0));
     port = await freePort();
+    tlsPort = await freePort();
     cfg.write('services.yaml', [...serviceWithBackends('reviews', backends.map((b, i) => ({ backend: b, labels: { version: `v${i + 1}` } }))), subsetsRule('reviews', ['v1', 'v2', 'v3'])]);
     cfg.write('gateway.yaml', [{ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'default' },
-      spec: { selector: GATEWAY_LABELS, servers: [{ port: { number: port, name: 'http', protocol: 'HTTP' }, bind: '127.0.0.1', hosts: ['*.example.com', 'nobody.test'] }] } }]);
+      spec: { selector: GATEWAY_LABELS, servers: [
+        { port: { number: port, name: 'http', protocol: 'HTTP' }, bind: '127.0.0.1', hosts: ['*.example.com', 'nobody.test'] },
+        { port: { number: tlsPort, name: 'https', protocol: 'HTTPS' }, bind: '127.0.0.1', hosts: ['secure.example.com'], tls: { mode: 'SIMPLE', credentialName: 'secure-cert' } },
+      ] } },
+      tlsSecret('secure-cert', 'istio-system', selfSignedCert('secure.example.com', ['secure.example.com']))]);
     cfg.write('routes.yaml', [
       vs('a', ['a.example.com'], [
         { name: 'jason', match: [{ headers: { 'end-user': { exact: 'jason' } } }], route: [to('v2')] },
@@ -67,6 +74,7 @@ describe('meshpilot explain predicts what a real Envoy gateway does', () => {
       ]),
       vs('wild', ['*.example.com'], [{ name: 'wild', route: [to('v1')] }]),
       vs('c', ['c.example.com'], [{ name: 'only-api', match: [{ uri: { prefix: '/api' } }], route: [to('v3')] }]),
+      vs('secure', ['secure.example.com'], [{ name: 'secure-v3', route: [to('v3')] }]),
     ]);
     mp = await startMeshpilot({ configDir: cfg.dir, debounceMs: 50 });
     envoy = await startEnvoy({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress });
@@ -141,6 +149,28 @@ describe('meshpilot explain predicts what a real Envoy gateway does', () => {
     assert.deepEqual(predictedBackends(live), ['reviews-v2']);
     const r = await get(port, c.path, { host: `${c.host}:${port}`, ...c.headers });
     assert.equal((JSON.parse(r.body) as { name: string }).name, 'reviews-v2');
+  });
+
+  it('https: the chain picked by SNI routes to the predicted backend; an SNI no chain accepts fails the handshake', async () => {
+    const viaTls = (sni: string) => new Promise<string>((res, rej) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: tlsPort, path: '/', servername: sni, headers: { host: sni }, rejectUnauthorized: false, agent: false, timeout: 10_000 }, (r) => {
+        let body = '';
+        r.setEncoding('utf8');
+        r.on('data', (c: string) => (body += c));
+        r.on('end', () => res(r.statusCode === 200 ? (JSON.parse(body) as { name: string }).name : `HTTP ${r.statusCode}`));
+      });
+      req.on('error', rej);
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.end();
+    });
+    const run1 = async (host: string) => JSON.parse((await run(process.execPath, [MAIN, 'explain', '--config-dir', cfg.dir, '--node-id', GATEWAY_NODE, '--label', 'istio=ingressgateway', '-o', 'json', `https://${host}:${tlsPort}/`], { timeout: 30_000 })).stdout) as Explanation;
+    const e = await run1('secure.example.com');
+    assert.match(e.routeConfiguration ?? '', /^https\./);
+    assert.deepEqual(predictedBackends(e), ['reviews-v3']);
+    await eventually(async () => (await viaTls('secure.example.com')) === 'reviews-v3', 'TLS listener ready', 30_000);
+    const wrong = await run1('other.example.com');
+    assert.equal(wrong.outcome.kind, 'refused');
+    await assert.rejects(viaTls('other.example.com'));
   });
 
   it('Envoy accepted every resource (no NACK)', async () => {
