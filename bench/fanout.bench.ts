@@ -65,6 +65,23 @@ export async function runFanoutBench(opts: { proxies: number; size: MeshSize; ch
       proc.stderr!.on('data', () => undefined);
     });
     const pid = proc.pid!;
+    // From now on remember when meshpilot applied a config change and when each push loop ended.
+    const marks: Array<{ msg: string; time: number }> = [];
+    let tail = '';
+    proc.stdout!.on('data', (c: Buffer) => {
+      tail += c.toString('utf8');
+      let i;
+      while ((i = tail.indexOf('\n')) >= 0) {
+        const line = tail.slice(0, i);
+        tail = tail.slice(i + 1);
+        if (!line.includes('"msg":"config changed"') && !line.includes('"msg":"push"')) continue;
+        try {
+          const e = JSON.parse(line) as { msg: string; time: number };
+          marks.push({ msg: e.msg, time: e.time });
+        } catch { /* not a log line */ }
+      }
+      if (tail.length > 1 << 20) tail = '';
+    });
     await sleep(1000);
     const rss0 = rssMiB(pid);
     info(`meshpilot pid ${pid} on ${xds}: RSS ${rss0.toFixed(0)} MiB before any proxy`);
@@ -94,12 +111,16 @@ export async function runFanoutBench(opts: { proxies: number; size: MeshSize; ch
       const before = new Map(proxies.map((p) => [p, p.acks.get('endpoints')?.version]));
       const cpuBefore = cpuSeconds(pid);
       const t0 = performance.now();
+      const t0Wall = Date.now();
       write('changing.yaml', [endpointSlice(0, c)]);
       const done = await until(() => proxies.every((p) => p.acks.get('endpoints')?.version !== before.get(p)), 120_000);
       const lat = proxies.map((p) => (p.acks.get('endpoints')?.version !== before.get(p) ? p.acks.get('endpoints')!.at - t0 : Infinity));
       allLatencies.push(...lat);
       lastMs.push(Math.max(...lat));
       changeCpu.push(cpuSeconds(pid) - cpuBefore);
+      const applied = marks.find((m) => m.msg === 'config changed' && m.time >= t0Wall);
+      const pushed = marks.find((m) => m.msg === 'push' && m.time >= t0Wall);
+      info(`change ${c}: meshpilot applied it to the registry after ${applied ? `${applied.time - t0Wall} ms` : '?'}, its push loop over all proxies ended after ${pushed ? `${pushed.time - t0Wall} ms` : '?'}`);
       info(`change ${c}: all ACKed ${done ? `after ${ms(Math.max(...lat))}` : 'NOT within 120 s'}; p50 ${ms(percentile(lat, 50))}, p99 ${ms(percentile(lat, 99))}; meshpilot CPU ${(changeCpu[changeCpu.length - 1] * 1000).toFixed(0)} ms; ${kbPerProxy(proxies)} KiB of endpoints per proxy per push`);
       await sleep(1500);
     }
