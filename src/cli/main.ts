@@ -7,6 +7,8 @@ import { registerDemo } from './demo.js';
 import { registerBootstrap } from './bootstrap.js';
 import { registerGenCrds } from './gen-crds.js';
 import { registerProxyInit } from './proxy-init.js';
+import { registerExplain } from './explain.js';
+import { registerDiff } from './diff.js';
 
 const program = new Command();
 program
@@ -23,6 +25,8 @@ registerDemo(program);
 registerBootstrap(program);
 registerGenCrds(program);
 registerProxyInit(program);
+registerExplain(program);
+registerDiff(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`meshpilot: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,0 +1,141 @@
+/**
+ * Fan-out: N simulated ADS clients (bench/load-client.ts) against a real `meshpilot serve` child
+ * process on a config folder. Measures connect-and-sync time, the time from a config change (an
+ * EndpointSlice rewritten in the folder) until every proxy ACKed the new endpoints (p50 / p99 /
+ * last), meshpilot's CPU (steady state and per change) and RSS per connected proxy.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { stringify } from 'yaml';
+import { connectProxies, protocolFor, type AdsMode, type SimulatedProxy } from './load-client.js';
+import { endpointSlice, nsOf, syntheticMesh, type MeshSize } from './mesh.js';
+import { info, median, ms, percentile, report, section } from './stats.js';
+
+const CLK_TCK = 100;
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const sleep = (msec: number) => new Promise((r) => setTimeout(r, msec));
+
+async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await sleep(10);
+  }
+  return check();
+}
+
+export async function runFanoutBench(opts: { proxies: number; size: MeshSize; changes: number; mode: AdsMode }): Promise<void> {
+  section(`fan-out (${opts.mode}): ${opts.proxies} simulated proxies, ${opts.size.services} services, ${opts.size.routes} routes, meshpilot serve as a child process`);
+  const dir = mkdtempSync(join(tmpdir(), 'meshpilot-bench-'));
+  const objects = syntheticMesh(opts.size);
+  const write = (file: string, docs: unknown[]) => {
+    writeFileSync(join(dir, `.${file}.tmp`), docs.map((d) => stringify(d)).join('---\n'));
+    renameSync(join(dir, `.${file}.tmp`), join(dir, file));
+  };
+  write('mesh.yaml', objects.filter((o) => !(o.kind === 'EndpointSlice' && (o.metadata as { name: string }).name === 'svc-0-slice')));
+  write('changing.yaml', [endpointSlice(0)]);
+  const args = [resolve('dist/src/cli/main.js'), 'serve', '--config-dir', dir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--debounce', '100'];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHPILOT_LOG_LEVEL: 'info' } });
+  let proxies: SimulatedProxy[] = [];
+  try {
+    const xds = await new Promise<string>((res, rej) => {
+      let buf = '';
+      const t = setTimeout(() => rej(new Error('meshpilot did not start within 60 s')), 60_000);
+      proc.once('exit', (code) => rej(new Error(`meshpilot exited (${code})`)));
+      proc.stdout!.on('data', (c: Buffer) => {
+        // Keep only a bounded tail of the log: it is read for the "serving" line, then drained.
+        buf = (buf + c.toString('utf8')).slice(-65536);
+        const m = /"msg":"meshpilot serving"/.test(buf) ? /"xdsAddress":"([^"]+)"/.exec(buf) : null;
+        if (m) { clearTimeout(t); res(m[1]); }
+      });
+      proc.stderr!.on('data', () => undefined);
+    });
+    const pid = proc.pid!;
+    // From now on remember when meshpilot applied a config change and when each push loop ended.
+    const marks: Array<{ msg: string; time: number }> = [];
+    let tail = '';
+    proc.stdout!.on('data', (c: Buffer) => {
+      tail += c.toString('utf8');
+      let i;
+      while ((i = tail.indexOf('\n')) >= 0) {
+        const line = tail.slice(0, i);
+        tail = tail.slice(i + 1);
+        if (!line.includes('"msg":"config changed"') && !line.includes('"msg":"push"')) continue;
+        try {
+          const e = JSON.parse(line) as { msg: string; time: number };
+          marks.push({ msg: e.msg, time: e.time });
+        } catch { /* not a log line */ }
+      }
+      if (tail.length > 1 << 20) tail = '';
+    });
+    await sleep(1000);
+    const rss0 = rssMiB(pid);
+    info(`meshpilot pid ${pid} on ${xds}: RSS ${rss0.toFixed(0)} MiB before any proxy`);
+
+    const ids = Array.from({ length: opts.proxies }, (_, n) => ({ nodeId: `sidecar~10.251.${(n >> 8) & 255}.${n & 255}~load-${n}.${nsOf(n)}~${nsOf(n)}.svc.cluster.local`, labels: { app: `load-${n % 20}` } }));
+    const tConnect = performance.now();
+    proxies = await connectProxies(protocolFor(opts.mode), xds, ids);
+    const synced = () => proxies.every((p) => ['clusters', 'endpoints', 'listeners', 'routes'].every((k) => p.acks.has(k as never)));
+    const ok = await until(synced, 300_000);
+    const connectMs = performance.now() - tConnect;
+    const errors = proxies.flatMap((p) => p.errors);
+    info(`${proxies.filter((p) => p.acks.size >= 4).length}/${opts.proxies} proxies connected and ACKed CDS, EDS, LDS and RDS in ${ms(connectMs)}${ok ? '' : ' (timed out)'}${errors.length ? `; ${errors.length} client errors, e.g. ${errors[0]}` : ''}`);
+    await sleep(2000);
+    const rss1 = rssMiB(pid);
+    const perProxy = (rss1 - rss0) / opts.proxies;
+    const cpu0 = cpuSeconds(pid);
+    const idleMs = 5000;
+    await sleep(idleMs);
+    const steadyCores = (cpuSeconds(pid) - cpu0) / (idleMs / 1000);
+    report('steady-state meshpilot CPU', `${steadyCores.toFixed(2)} cores`, '≤ 0.5 core', steadyCores <= 0.5);
+    report('meshpilot RSS', `${rss1.toFixed(0)} MiB = ${rss0.toFixed(0)} MiB + ${(perProxy * 1024).toFixed(0)} KiB per proxy`, '≤ 400 MB + ≤ 1 MB per proxy', rss0 <= 400 && perProxy <= 1);
+
+    const allLatencies: number[] = [];
+    const lastMs: number[] = [];
+    const changeCpu: number[] = [];
+    for (let c = 1; c <= opts.changes; c++) {
+      const before = new Map(proxies.map((p) => [p, p.acks.get('endpoints')?.version]));
+      const cpuBefore = cpuSeconds(pid);
+      const t0 = performance.now();
+      const t0Wall = Date.now();
+      write('changing.yaml', [endpointSlice(0, c)]);
+      const done = await until(() => proxies.every((p) => p.acks.get('endpoints')?.version !== before.get(p)), 120_000);
+      const lat = proxies.map((p) => (p.acks.get('endpoints')?.version !== before.get(p) ? p.acks.get('endpoints')!.at - t0 : Infinity));
+      allLatencies.push(...lat);
+      lastMs.push(Math.max(...lat));
+      changeCpu.push(cpuSeconds(pid) - cpuBefore);
+      const applied = marks.find((m) => m.msg === 'config changed' && m.time >= t0Wall);
+      const pushed = marks.find((m) => m.msg === 'push' && m.time >= t0Wall);
+      info(`change ${c}: meshpilot applied it to the registry after ${applied ? `${applied.time - t0Wall} ms` : '?'}, its push loop over all proxies ended after ${pushed ? `${pushed.time - t0Wall} ms` : '?'}`);
+      info(`change ${c}: all ACKed ${done ? `after ${ms(Math.max(...lat))}` : 'NOT within 120 s'}; p50 ${ms(percentile(lat, 50))}, p99 ${ms(percentile(lat, 99))}; meshpilot CPU ${(changeCpu[changeCpu.length - 1] * 1000).toFixed(0)} ms; ${kbPerProxy(proxies)} KiB of endpoints per proxy per push`);
+      await sleep(1500);
+    }
+    const p99 = percentile(allLatencies, 99);
+    info(`over ${opts.changes} changes: p50 ${ms(percentile(allLatencies, 50))}, median of "last proxy" ${ms(median(lastMs))}, meshpilot CPU per change median ${(median(changeCpu) * 1000).toFixed(0)} ms (${((median(changeCpu) * 1000) / opts.proxies).toFixed(2)} ms per proxy)`);
+    report(`change → every proxy ACKed, p99 over proxies and changes (file watch + 100 ms debounce included)`, ms(p99), '≤ 500 ms (100 ms debounce + 400 ms)', p99 <= 500);
+  } finally {
+    for (const p of proxies) p.close();
+    proc.kill('SIGTERM');
+    await Promise.race([new Promise((r) => proc.once('exit', r)), sleep(10_000)]);
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function kbPerProxy(proxies: readonly SimulatedProxy[]): string {
+  return (median(proxies.map((p) => p.acks.get('endpoints')?.bytes ?? 0)) / 1024).toFixed(1);
+}
