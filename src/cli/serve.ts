@@ -58,8 +58,21 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const registry = new Registry();
   let ready = false;
 
+  // What the translator had to say about a proxy's configuration (merge conflicts, skipped
+  // servers...), logged when it changes for that proxy.
+  const lastNotes = new Map<string, string>();
   const xds = new XdsServer({
-    generate: (proxy) => translate(registry.snapshot(), proxy),
+    generate: (proxy) => {
+      const result = translate(registry.snapshot(), proxy);
+      const notes = result.notes ?? [];
+      const key = notes.join('\n');
+      if ((lastNotes.get(proxy.id) ?? '') !== key) {
+        if (lastNotes.size > 10_000) lastNotes.clear();
+        lastNotes.set(proxy.id, key);
+        for (const note of notes) logger.warn({ proxy: proxy.id, note }, `translation: ${note}`);
+      }
+      return result;
+    },
     logger,
     metrics,
     debounceMs: opts.debounceMs,
@@ -120,10 +133,22 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     throw new Error('serve needs --config-dir DIR or --kubeconfig PATH|in-cluster');
   }
   // Pushes start only after the source has synced, so no proxy ever sees a half-loaded registry.
-  const unsubscribe = registry.onChange((change) => xds.requestPush({
-    reason: `registry version ${change.version}: ${change.keys.slice(0, 5).join(', ')}${change.keys.length > 5 ? ', ...' : ''}`,
-    affects: (proxy) => proxyNeedsPush(change.keys, proxy),
-  }));
+  // Configuration problems that validation of single objects cannot see (e.g. a delegate that
+  // does not fit its root): logged once when they appear.
+  let knownNotes = new Set<string>();
+  const reportNotes = () => {
+    const notes = new Set(registry.snapshot().notes);
+    for (const n of notes) if (!knownNotes.has(n)) logger.warn({ note: n }, `configuration problem: ${n}`);
+    knownNotes = notes;
+  };
+  reportNotes();
+  const unsubscribe = registry.onChange((change) => {
+    reportNotes();
+    xds.requestPush({
+      reason: `registry version ${change.version}: ${change.keys.slice(0, 5).join(', ')}${change.keys.length > 5 ? ', ...' : ''}`,
+      affects: (proxy) => proxyNeedsPush(change.keys, proxy),
+    });
+  });
   const xdsAddress = await xds.listen(opts.xdsAddress);
   let secureXdsAddress: string | undefined;
   if (opts.secureXds) {

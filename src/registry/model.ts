@@ -76,6 +76,8 @@ export interface ConfigSnapshot {
   readonly version: number;
   /** Mesh settings (root namespace for DestinationRule lookup, domain suffix). */
   readonly mesh: { rootNamespace: string; domainSuffix: string };
+  /** Problems found while assembling the configuration (e.g. a delegate that cannot be merged), naming the objects. */
+  readonly notes: readonly string[];
 
   readonly virtualServices: readonly VirtualService[];
   readonly destinationRules: readonly DestinationRule[];

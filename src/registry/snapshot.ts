@@ -5,6 +5,7 @@
  * then namespace); gatewaysForWorkload in the same creation order, since the first gateway wins a
  * server conflict; Gateways, Sidecars and services listed by namespace/name or hostname.
  */
+import { resolveDelegation } from './delegates.js';
 import type { DestinationRule, Gateway, K8sEndpointSlice, K8sEndpoints, K8sNamespace, K8sPod, K8sSecret, K8sService, Resource, ServiceEntry, Sidecar, VirtualService } from '../api/index.js';
 import { indexDestinationRules } from './destination-rules.js';
 import type { ConfigSnapshot, MeshService, Namespace, TlsSecret } from './model.js';
@@ -70,7 +71,8 @@ export function snapshotFromObjects(objects: readonly Resource[], opts: Snapshot
   const byKind = groupBy(objects, (o) => o.kind);
   const of = <T>(kind: string) => (byKind.get(kind) ?? []) as unknown as T[];
 
-  const virtualServices = of<VirtualService>('VirtualService').sort(compareByCreation);
+  const delegation = resolveDelegation(of<VirtualService>('VirtualService').sort(compareByCreation), domainSuffix);
+  const virtualServices = delegation.virtualServices;
   const destinationRules = of<DestinationRule>('DestinationRule').sort(compareByCreation);
   const gateways = of<Gateway>('Gateway').sort(compareByNamespacedName);
   const gatewaysByAge = [...gateways].sort(compareByCreation);
@@ -128,6 +130,7 @@ export function snapshotFromObjects(objects: readonly Resource[], opts: Snapshot
   return {
     version: opts.version ?? 0,
     mesh: { rootNamespace, domainSuffix },
+    notes: delegation.notes,
     virtualServices, destinationRules, gateways, serviceEntries, sidecars, services, namespaces,
     serviceByHost: (h) => hostIndex.get(h),
     secret: (ns, name) => secrets.get(`${ns}/${name}`),

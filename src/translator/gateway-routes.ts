@@ -6,8 +6,8 @@
 import type { VirtualService } from '../api/index.js';
 import type { ConfigSnapshot } from '../registry/model.js';
 import type { ProxyInfo } from '../proxy/node.js';
-import { exposedHosts, isVirtualServiceVisible } from './host-matching.js';
-import { buildHttpRoutes, catchAllLast } from './http-routes.js';
+import { exposedHosts } from './host-matching.js';
+import { buildHttpRoutes, catchAllLast, isCatchAllRoute } from './http-routes.js';
 import { plainServerHosts, type GatewayServer, type ListenerGroup } from './gateway-servers.js';
 import type { NamedResource } from './types.js';
 import { byName, compareStrings } from './ordering.js';
@@ -33,16 +33,44 @@ function vsKey(vs: VirtualService): string {
   return `${vs.metadata.namespace}/${vs.metadata.name}`;
 }
 
+/** The VirtualService a route came from ("ns/name"), read back from its Istio config metadata. */
+function routeOwner(route: Obj): string {
+  const md = route.metadata as { filterMetadata?: { istio?: { config?: string } } } | undefined;
+  const m = /namespaces\/([^/]+)\/virtual-service\/([^/]+)$/.exec(md?.filterMetadata?.istio?.config ?? '');
+  return m ? `${m[1]}/${m[2]}` : '?';
+}
+
+/**
+ * Several VirtualServices for one host on a gateway are merged (oldest first). A later route whose
+ * match an earlier VirtualService already claims never matches: say so instead of dropping it
+ * silently. Catch-alls count too (only the first one is reachable).
+ */
+function reportShadowed(host: string, existing: readonly Obj[], added: readonly Obj[], notes: string[]): void {
+  const claimed = new Map<string, string>();
+  for (const r of existing) {
+    const k = JSON.stringify(r.match);
+    if (!claimed.has(k)) claimed.set(k, routeOwner(r));
+  }
+  for (const r of added) {
+    const k = JSON.stringify(r.match);
+    const first = claimed.get(k);
+    const owner = routeOwner(r);
+    if (first && first !== owner) {
+      notes.push(`host ${host}: VirtualService ${owner} route ${isCatchAllRoute(r) ? '(catch-all)' : k} is shadowed by VirtualService ${first}, which is older and has the same match; it never applies`);
+    }
+  }
+}
+
 /** The virtual hosts of one RDS name, from all servers that use it. */
-function buildVirtualHosts(snapshot: ConfigSnapshot, proxy: ProxyInfo, servers: readonly GatewayServer[]): VHost[] {
+function buildVirtualHosts(snapshot: ConfigSnapshot, proxy: ProxyInfo, servers: readonly GatewayServer[], notes: string[]): VHost[] {
   const vhosts = new Map<string, VHost>();
   // Routes are built once per (Gateway, VirtualService), with the first server's port, as Istio does.
   const built = new Map<string, Obj[]>();
   for (const s of servers) {
     const port = s.server.port.number;
     const redirect = !!s.server.tls?.httpsRedirect;
-    for (const vs of snapshot.virtualServicesForGateway(s.gatewayRef)) {
-      if (!isVirtualServiceVisible(vs, proxy.namespace)) continue;
+    // Only those exported to the gateway's namespace, in Istio's order (private, exported to it, public).
+    for (const vs of snapshot.virtualServicesForGateway(s.gatewayRef, proxy.namespace)) {
       const hosts = exposedHosts(s.server.hosts, s.gateway.metadata.namespace, vs, snapshot.mesh.domainSuffix);
       if (hosts.length === 0) continue;
       const key = `${s.gatewayRef}|${vsKey(vs)}`;
@@ -56,6 +84,7 @@ function buildVirtualHosts(snapshot: ConfigSnapshot, proxy: ProxyInfo, servers: 
       for (const host of hosts) {
         const v = vhosts.get(host);
         if (v) {
+          reportShadowed(host, v.routes, routes, notes);
           v.routes.push(...routes);
           v.requireTls ||= redirect;
         } else {
@@ -107,7 +136,7 @@ export function buildGatewayRoutes(snapshot: ConfigSnapshot, proxy: ProxyInfo, g
   const notes: string[] = [];
   const routes: NamedResource[] = [];
   for (const [name, servers] of byRouteName) {
-    const vhosts = buildVirtualHosts(snapshot, proxy, servers);
+    const vhosts = buildVirtualHosts(snapshot, proxy, servers, notes);
     let virtualHosts: Obj[];
     if (vhosts.length === 0) {
       notes.push(`route ${name}: no VirtualService exposes a host on it; every request gets 404`);
