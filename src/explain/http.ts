@@ -9,6 +9,7 @@ import type { NamedResource, XdsResources } from '../translator/types.js';
 import { selectGatewayListener, selectSidecarListener, terminalFilter } from './listeners.js';
 import { routeMatches, selectVirtualHost, type Verdict } from './matchers.js';
 import type { ExplainRequest } from './request.js';
+import { routePolicies } from './policies.js';
 import { explainCluster, routeClusters, type ExplainedCluster } from './upstream.js';
 
 type Obj = Record<string, unknown>;
@@ -28,7 +29,7 @@ export interface Explanation {
   listener?: { name: string; filterChain: number; reason: string };
   routeConfiguration?: string;
   virtualHost?: { name: string; domain: string; reason: string };
-  route?: { index: number; name?: string; match: Obj; reason: string[] };
+  route?: { index: number; name?: string; match: Obj; reason: string[]; policies: string[] };
   /** The Istio object the route came from, e.g. "VirtualService default/reviews". */
   virtualService?: string;
   /** Routes of the virtual host tried before the one that matched, with what failed. */
@@ -120,12 +121,14 @@ function explainHttp(input: ExplainInput, routeConfigName: string, out: Explanat
       out.rejectedRoutes.push({ index, ...(name ? { name } : {}), failed: m.checks.filter((c: Verdict) => !c.ok).map((c) => c.reason) });
       continue;
     }
-    out.route = { index, ...(name ? { name } : {}), match: (route.match as Obj | undefined) ?? {}, reason: m.checks.map((c) => c.reason) };
+    const policies = routePolicies(route);
+    out.route = { index, ...(name ? { name } : {}), match: (route.match as Obj | undefined) ?? {}, reason: m.checks.map((c) => c.reason), policies };
     const src = configSource(route);
     if (src) out.virtualService = src;
     const skipped = out.rejectedRoutes.length ? ` (${out.rejectedRoutes.length} earlier route(s) did not match)` : '';
     out.steps.push(`route ${index}${name ? ` "${name}"` : ''} is the first that matches${skipped}: ${m.checks.map((c) => c.reason).join('; ')}`);
     if (src) out.steps.push(`it comes from ${src}${name ? `, rule "${name}"` : ''}`);
+    if (policies.length) out.steps.push(`the route also applies: ${policies.join('; ')}`);
     out.outcome = actionOutcome(route, resources, req);
     return out;
   }

@@ -10,6 +10,7 @@ export function renderExplanation(e: Explanation): string {
   row('virtual host', e.virtualHost ? `${e.virtualHost.name} (domain "${e.virtualHost.domain}")` : undefined);
   row('route', e.route ? `#${e.route.index}${e.route.name ? ` "${e.route.name}"` : ''}` : undefined);
   row('from', e.virtualService);
+  for (const p of e.route?.policies ?? []) row('policy', p);
   const o = e.outcome;
   if (o.kind === 'route' || o.kind === 'tcp') {
     for (const c of o.clusters) {

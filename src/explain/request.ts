@@ -25,14 +25,25 @@ const METHOD = /^[A-Z]+$/;
 
 /** Parses `[METHOD] URL [-H 'name: value']...` (tokens as the shell split them). */
 export function parseRequest(tokens: readonly string[]): Parsed<ExplainRequest> {
-  const rest = [...tokens];
+  // -H name:value pairs may come anywhere; what remains is [METHOD] URL.
+  const rest: string[] = [];
+  const rawHeaders: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (t === '-H' || t === '--header') {
+      const h = tokens[++i];
+      if (h === undefined) return { ok: false, error: `request: ${t} needs name:value` };
+      rawHeaders.push(h);
+    } else rest.push(t);
+  }
   let method = 'GET';
-  if (rest.length && METHOD.test(rest[0])) method = rest.shift()!;
+  if (rest.length > 1 && METHOD.test(rest[0])) method = rest.shift()!;
   const rawUrl = rest.shift();
   if (!rawUrl) return { ok: false, error: 'request: expected [METHOD] URL [-H name:value]...' };
+  if (rest.length) return { ok: false, error: `request: unexpected "${rest[0]}" after the URL (headers go with -H name:value)` };
   let url: URL;
   try {
-    url = new URL(/^[a-z]+:\/\//i.test(rawUrl) ? rawUrl : `http://${rawUrl}`);
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(rawUrl) ? rawUrl : `http://${rawUrl}`);
   } catch {
     return { ok: false, error: `request URL "${rawUrl}": not a valid URL` };
   }
@@ -40,12 +51,9 @@ export function parseRequest(tokens: readonly string[]): Parsed<ExplainRequest> 
   const scheme = url.protocol === 'https:' ? 'https' : 'http';
   const headers: Record<string, string> = {};
   let authority = url.host;
-  while (rest.length) {
-    const flag = rest.shift()!;
-    if (flag !== '-H' && flag !== '--header') return { ok: false, error: `request: unexpected "${flag}" (expected -H name:value)` };
-    const h = rest.shift();
-    const i = h?.indexOf(':') ?? -1;
-    if (!h || i <= 0) return { ok: false, error: `request header "${h ?? ''}": expected name:value` };
+  for (const h of rawHeaders) {
+    const i = h.indexOf(':', h.startsWith(':') ? 1 : 0);
+    if (i <= 0) return { ok: false, error: `request header "${h}": expected name:value` };
     const name = h.slice(0, i).trim().toLowerCase();
     const value = h.slice(i + 1).trim();
     if (name === 'host' || name === ':authority') { authority = value; continue; }

@@ -25,7 +25,13 @@ describe('parseRequest', () => {
     assert.match((parseRequest([]) as { error: string }).error, /expected \[METHOD\] URL/);
     assert.match((parseRequest(['ftp://x/']) as { error: string }).error, /scheme must be http or https/);
     assert.match((parseRequest(['http://x/', '-H', 'novalue']) as { error: string }).error, /expected name:value/);
-    assert.match((parseRequest(['http://x/', '--bogus']) as { error: string }).error, /unexpected "--bogus"/);
+    assert.match((parseRequest(['http://x/', '--bogus']) as { error: string }).error, /unexpected "--bogus" after the URL/);
+    assert.match((parseRequest(['http://x/', '-H']) as { error: string }).error, /-H needs name:value/);
+  });
+  it('headers may come before the URL', () => {
+    const r = req('-H', 'a: 1', 'DELETE', 'http://x/p');
+    assert.equal(r.method, 'DELETE');
+    assert.deepEqual(r.headers, { a: '1' });
   });
 });
 
