@@ -120,12 +120,14 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     } });
   }
   // Sidecar egress listeners with an explicit port: bound for real when captureMode is NONE (no
-  // iptables needed: the app calls bind:port directly), else reached through capture like the rest.
+  // iptables needed: the app calls bind:port, or the unix socket bind "unix:///path", directly),
+  // else reached through capture like the rest.
   for (const l of scope.sidecar?.spec.egress ?? []) {
     if (!l.port) continue;
-    const none = l.captureMode === 'NONE';
+    const unix = l.bind?.startsWith('unix://') ?? false;
+    const none = l.captureMode === 'NONE' || unix;
     const bind = l.bind ?? (none ? '127.0.0.1' : '0.0.0.0');
-    const name = `${bind}_${l.port.number}`;
+    const name = unix ? bind : `${bind}_${l.port.number}`;
     const routeName = String(l.port.number);
     const existing = listeners.find((x) => x.name === name);
     if (existing) {
@@ -137,9 +139,10 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     if (!routes.some((r) => r.name === routeName)) {
       routes.push({ name: routeName, value: { name: routeName, virtualHosts: [passthroughVhost(registryOnly, scope.egressProxy?.cluster)], validateClusters: { value: false } } });
     }
+    const address = unix ? { pipe: { path: bind.slice('unix://'.length) } } : { socketAddress: { address: bind, portValue: l.port.number } };
     listeners.push({ name, value: {
-      name, address: { socketAddress: { address: bind, portValue: l.port.number } }, bindToPort: { value: none }, trafficDirection: 'OUTBOUND',
-      filterChains: [{ filters: [httpConnectionManager(`outbound_${bind}_${l.port.number}`, routeName, { useRemoteAddress: false })] }],
+      name, address, ...(unix ? {} : { bindToPort: { value: none } }), trafficDirection: 'OUTBOUND',
+      filterChains: [{ filters: [httpConnectionManager(unix ? `outbound_unix_${l.port.number}` : `outbound_${bind}_${l.port.number}`, routeName, { useRemoteAddress: false })] }],
     } });
   }
   const catchAll = () => catchAllTcpFilter(scope);
