@@ -94,7 +94,7 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
         const tcpRoute = vs?.spec.tcp?.find((r) => tcpRouteApplies(r, port.port, proxy));
         const cluster = outboundClusterName(port.port, '', svc.hostname);
         const filter = tcpRoute?.route?.length ? buildRouteTcpProxy(snapshot, proxy, tcpRoute.route, vs!, port.port) : tcpProxyFilter(cluster, { cluster });
-        wildcardTcp.add(svc, port.port, filter);
+        wildcardTcp.add(svc, port, filter);
         for (const vip of svc.addresses.filter((a) => !a.includes('/'))) {
           const name = `${vip}_${port.port}`;
           listeners.push({ name, value: {
