@@ -1,8 +1,9 @@
 /**
  * A sidecar's outbound side, as Istio builds it: virtualOutbound on 15001 hands captured
  * connections (by original destination) to per-port listeners: 0.0.0.0_PORT with RDS "PORT" for
- * HTTP services, VIP_PORT with tcp_proxy for TCP services; the rest goes to PassthroughCluster
- * (ALLOW_ANY) or BlackHoleCluster (REGISTRY_ONLY).
+ * HTTP services, VIP_PORT with tcp_proxy for TCP services (CIDR and address-less ServiceEntry
+ * ports: outbound-wildcard-tcp.ts); the rest goes to PassthroughCluster (ALLOW_ANY; the Sidecar's
+ * egressProxy when set) or BlackHoleCluster (REGISTRY_ONLY).
  */
 import type { TCPRoute, VirtualService } from '../api/index.js';
 import { hostMatches, hostSpecificity, resolveShortName } from '../registry/hosts.js';
