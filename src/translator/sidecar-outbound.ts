@@ -1,8 +1,9 @@
 /**
  * A sidecar's outbound side, as Istio builds it: virtualOutbound on 15001 hands captured
  * connections (by original destination) to per-port listeners: 0.0.0.0_PORT with RDS "PORT" for
- * HTTP services, VIP_PORT with tcp_proxy for TCP services; the rest goes to PassthroughCluster
- * (ALLOW_ANY) or BlackHoleCluster (REGISTRY_ONLY).
+ * HTTP services, VIP_PORT with tcp_proxy for TCP services (CIDR and address-less ServiceEntry
+ * ports: outbound-wildcard-tcp.ts); the rest goes to PassthroughCluster (ALLOW_ANY; the Sidecar's
+ * egressProxy when set) or BlackHoleCluster (REGISTRY_ONLY).
  */
 import type { TCPRoute, VirtualService } from '../api/index.js';
 import { hostMatches, hostSpecificity, resolveShortName } from '../registry/hosts.js';
@@ -94,7 +95,7 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
         const tcpRoute = vs?.spec.tcp?.find((r) => tcpRouteApplies(r, port.port, proxy));
         const cluster = outboundClusterName(port.port, '', svc.hostname);
         const filter = tcpRoute?.route?.length ? buildRouteTcpProxy(snapshot, proxy, tcpRoute.route, vs!, port.port) : tcpProxyFilter(cluster, { cluster });
-        wildcardTcp.add(svc, port.port, filter);
+        wildcardTcp.add(svc, port, filter);
         for (const vip of svc.addresses.filter((a) => !a.includes('/'))) {
           const name = `${vip}_${port.port}`;
           listeners.push({ name, value: {
@@ -120,12 +121,14 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     } });
   }
   // Sidecar egress listeners with an explicit port: bound for real when captureMode is NONE (no
-  // iptables needed: the app calls bind:port directly), else reached through capture like the rest.
+  // iptables needed: the app calls bind:port, or the unix socket bind "unix:///path", directly),
+  // else reached through capture like the rest.
   for (const l of scope.sidecar?.spec.egress ?? []) {
     if (!l.port) continue;
-    const none = l.captureMode === 'NONE';
+    const unix = l.bind?.startsWith('unix://') ?? false;
+    const none = l.captureMode === 'NONE' || unix;
     const bind = l.bind ?? (none ? '127.0.0.1' : '0.0.0.0');
-    const name = `${bind}_${l.port.number}`;
+    const name = unix ? bind : `${bind}_${l.port.number}`;
     const routeName = String(l.port.number);
     const existing = listeners.find((x) => x.name === name);
     if (existing) {
@@ -137,9 +140,10 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     if (!routes.some((r) => r.name === routeName)) {
       routes.push({ name: routeName, value: { name: routeName, virtualHosts: [passthroughVhost(registryOnly, scope.egressProxy?.cluster)], validateClusters: { value: false } } });
     }
+    const address = unix ? { pipe: { path: bind.slice('unix://'.length) } } : { socketAddress: { address: bind, portValue: l.port.number } };
     listeners.push({ name, value: {
-      name, address: { socketAddress: { address: bind, portValue: l.port.number } }, bindToPort: { value: none }, trafficDirection: 'OUTBOUND',
-      filterChains: [{ filters: [httpConnectionManager(`outbound_${bind}_${l.port.number}`, routeName, { useRemoteAddress: false })] }],
+      name, address, ...(unix ? {} : { bindToPort: { value: none } }), trafficDirection: 'OUTBOUND',
+      filterChains: [{ filters: [httpConnectionManager(unix ? `outbound_unix_${l.port.number}` : `outbound_${bind}_${l.port.number}`, routeName, { useRemoteAddress: false })] }],
     } });
   }
   const catchAll = () => catchAllTcpFilter(scope);

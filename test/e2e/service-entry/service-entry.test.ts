@@ -24,6 +24,23 @@ https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, (
 
 const unsupported = podNetworkUnsupportedReason();
 
+/** N sequential HTTPS requests to IP:443 with a given SNI (certificate not checked); prints {answering app or error: count}. Args: IP SNI N. */
+const HTTPS_LOOP = `
+const https = require('node:https');
+const [ip, servername, n] = process.argv.slice(1);
+const counts = {};
+const one = () => new Promise((resolve) => {
+  const req = https.get({ host: ip, port: 443, servername, headers: { host: servername }, rejectUnauthorized: false, agent: false, timeout: 5000 }, (res) => {
+    let body = '';
+    res.on('data', (c) => (body += c));
+    res.on('end', () => { let k = 'HTTP ' + res.statusCode; try { k = JSON.parse(body).pod; } catch {} counts[k] = (counts[k] || 0) + 1; resolve(); });
+  });
+  req.on('timeout', () => req.destroy(new Error('ETIMEDOUT')));
+  req.on('error', (e) => { const k = e.code || e.message; counts[k] = (counts[k] || 0) + 1; resolve(); });
+});
+(async () => { for (let i = 0; i < Number(n); i++) await one(); console.log(JSON.stringify(counts)); })();
+`;
+
 /**
  * Did the sidecar refuse every request? REGISTRY_ONLY answers 502 on a port it has an HTTP
  * listener for and resets the connection (BlackHoleCluster) on any other port.
@@ -59,6 +76,7 @@ describe('ServiceEntry through a sidecar', { skip: unsupported }, () => {
     writeFileSync(caPath, cert, { mode: 0o644 });
     writeFileSync(keyPath, key, { mode: 0o600 });
     h.spawnScript('ext-c', HTTPS_APP, ['tls-backend', '443', caPath, keyPath]);
+    h.spawnScript('ext-a', HTTPS_APP, ['ext-a-tls', '443', caPath, keyPath]);
     h.httpApp('ext-a', 'ext-a', 8000);
     h.httpApp('ext-a', 'ext-a:8001', 8001);
     h.httpApp('ext-b', 'ext-b', 8000);
@@ -94,7 +112,7 @@ describe('ServiceEntry through a sidecar', { skip: unsupported }, () => {
   it("seed egress TLS origination: the app speaks plain HTTP to port 80, a DestinationRule originates TLS to 443 and the external server sees TLS with SNI; the ServiceEntry's subjectAltNames are verified", async () => {
     const docs = (sans: string[]) => [
       serviceEntry('tls-ext', { hosts: ['tls.ext.test'], location: 'MESH_EXTERNAL', resolution: 'DNS', subjectAltNames: sans,
-        ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 443 }] }),
+        ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 443 }, { number: 443, name: 'https', protocol: 'TLS' }] }),
       { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'tls-ext', namespace: 'default' }, spec: {
         host: 'tls.ext.test', trafficPolicy: { portLevelSettings: [{ port: { number: 80 }, tls: { mode: 'SIMPLE', caCertificates: caPath } }] } } },
     ];
@@ -106,6 +124,22 @@ describe('ServiceEntry through a sidecar', { skip: unsupported }, () => {
     await eventually(async () => (await h.http('app', 'http://tls.ext.test/', {}, 1)).counts['HTTP 503'] === 1, 'SAN mismatch refused', 30_000);
     const refusedSan = await h.http('app', 'http://tls.ext.test/', {}, 5);
     assert.deepEqual(refusedSan.counts, { 'HTTP 503': 5 });
+    await h.assertNoNack();
+  });
+
+  it('TLS ports without addresses are told apart by SNI: a DNS entry and a wildcard NONE entry share port 443; an unknown SNI is refused', async () => {
+    h.cfg.write('se-sni.yaml', [serviceEntry('wild-tls', { hosts: ['*.wildtls.test'], location: 'MESH_EXTERNAL', resolution: 'NONE', ports: [{ number: 443, name: 'tls', protocol: 'TLS' }] })]);
+    const https = async (target: string, sni: string, n: number) => {
+      const r = await h.net.exec('app', process.execPath, ['-e', HTTPS_LOOP, target, sni, String(n)], { timeoutMs: 60_000 });
+      return JSON.parse(r.stdout) as Record<string, number>;
+    };
+    // The app dials ext-a; SNI tls.ext.test goes to tls.ext.test's cluster (Envoy resolves it to ext-c), untouched TLS end to end.
+    await eventually(async () => (await https(ip('ext-a'), 'tls.ext.test', 1))['tls-backend sni=tls.ext.test'] === 1, 'SNI chain for tls.ext.test', 30_000);
+    assert.deepEqual(await https(ip('ext-a'), 'tls.ext.test', 10), { 'tls-backend sni=tls.ext.test': 10 });
+    await eventually(async () => (await https(ip('ext-a'), 'a.wildtls.test', 1))['ext-a-tls sni=a.wildtls.test'] === 1, 'wildcard SNI chain', 30_000);
+    assert.deepEqual(await https(ip('ext-a'), 'b.wildtls.test', 10), { 'ext-a-tls sni=b.wildtls.test': 10 });
+    const unknown = await https(ip('ext-a'), 'unknown.ext.test', 3);
+    assert.equal(Object.keys(unknown).some((k) => k.startsWith('ext-a-tls') || k.startsWith('tls-backend')), false, JSON.stringify(unknown));
     await h.assertNoNack();
   });
 

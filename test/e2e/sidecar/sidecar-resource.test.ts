@@ -5,7 +5,7 @@
  * outboundTrafficPolicy.egressProxy on the `client` pod. `outside` has no sidecar.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MeshHarness, type LoopResult } from '../../helpers/mesh-harness.js';
@@ -40,6 +40,23 @@ const all = mode === 'seq'
   ? (async () => { for (let i = 0; i < Number(n); i++) await one(); })()
   : Promise.all(Array.from({ length: Number(n) }, one));
 all.then(() => console.log(JSON.stringify(counts)));
+`;
+
+/** N sequential HTTP requests over a unix socket; prints {answering app or error: count}. Args: SOCKET HOST N. */
+const UNIX_LOOP = `
+const http = require('node:http');
+const [socketPath, host, n] = process.argv.slice(1);
+const counts = {};
+const one = () => new Promise((resolve) => {
+  const req = http.get({ socketPath, path: '/', headers: { host }, timeout: 5000 }, (res) => {
+    let body = '';
+    res.on('data', (c) => (body += c));
+    res.on('end', () => { let k = 'HTTP ' + res.statusCode; if (res.statusCode === 200) { try { k = JSON.parse(body).pod; } catch {} } counts[k] = (counts[k] || 0) + 1; resolve(); });
+  });
+  req.on('timeout', () => req.destroy(new Error('ETIMEDOUT')));
+  req.on('error', (e) => { const k = e.code || e.message; counts[k] = (counts[k] || 0) + 1; resolve(); });
+});
+(async () => { for (let i = 0; i < Number(n); i++) await one(); console.log(JSON.stringify(counts)); })();
 `;
 
 function sidecarResource(name: string, app: string, spec: Record<string, unknown>): Record<string, unknown> {
@@ -153,13 +170,27 @@ describe('Sidecar resource through real sidecars', { skip: unsupported }, () => 
     await h.assertNoNack();
   });
 
-  it('egress bind + captureMode NONE: the app calls the listener bound on its pod IP, which routes by host', async () => {
+  it('egress bind + captureMode NONE: the app calls the listener bound on its pod IP (or on a unix socket), which routes by host', async () => {
+    const sockDir = join(h.work, 'egress-uds');
+    mkdirSync(sockDir, { mode: 0o777 });
+    chmodSync(sockDir, 0o777); // Envoy (uid 1337) creates the socket here
+    const sock = join(sockDir, 'egress.sock');
     h.cfg.write('client.yaml', [sidecarResource('client', 'client', {
-      egress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, bind: ip('client'), captureMode: 'NONE', hosts: ['./*'] }, { hosts: ['./*'] }],
+      egress: [
+        { port: { number: 9080, protocol: 'HTTP', name: 'http' }, bind: ip('client'), captureMode: 'NONE', hosts: ['./*'] },
+        { port: { number: 9090, protocol: 'HTTP', name: 'http-admin' }, bind: `unix://${sock}`, captureMode: 'NONE', hosts: ['./*'] },
+        { hosts: ['./*'] },
+      ],
     })]);
     const url = `http://${ip('client')}:9080/`;
     await eventually(async () => (await h.http('client', url, { host: 'web:9080' }, 1)).counts['web-9080'] === 1, 'bound egress listener', 30_000);
     assert.deepEqual(await h.http('client', url, { host: 'web.default.svc.cluster.local:9080' }, 10), { counts: { 'web-9080': 10 }, failures: [] });
+    const overUnix = async (n: number) => {
+      const r = await h.net.exec('client', process.execPath, ['-e', UNIX_LOOP, sock, 'web:9090', String(n)], { timeoutMs: 60_000 });
+      return JSON.parse(r.stdout) as Record<string, number>;
+    };
+    await eventually(async () => (await overUnix(1))['web-9090'] === 1, 'unix socket egress listener', 30_000);
+    assert.deepEqual(await overUnix(10), { 'web-9090': 10 });
     await h.assertNoNack();
   });
 

@@ -98,10 +98,23 @@ describe('outboundTrafficPolicy mode', () => {
 
 describe('wildcard TCP chains (CIDR addresses, address-less ServiceEntries)', () => {
   const filter = (c: string): Obj => ({ name: 'tcp', typedConfig: { cluster: c } });
+  const tcp = (port: number, protocol: MeshService['ports'][number]['protocol'] = 'TCP') => ({ name: 'p', port, protocol });
+
+  it('address-less TLS ServiceEntries share the port by SNI, with the TLS inspector', () => {
+    const w = new WildcardTcpChains();
+    w.add(svc('b.test', 'default'), tcp(443, 'TLS'), filter('b'));
+    w.add(svc('*.a.test', 'default'), tcp(443, 'HTTPS'), filter('a'));
+    const listeners: Array<{ name: string; value: Obj }> = [];
+    w.addTo(listeners, () => filter('BlackHoleCluster'));
+    const v = listeners[0].value as { listenerFilters: Array<{ name: string }>; filterChains: Array<{ filterChainMatch: Obj }>; defaultFilterChain: { filters: Obj[] } };
+    assert.deepEqual(v.listenerFilters.map((f) => f.name), ['envoy.filters.listener.tls_inspector']);
+    assert.deepEqual(v.filterChains.map((c) => c.filterChainMatch), [{ serverNames: ['*.a.test'] }, { serverNames: ['b.test'] }]);
+    assert.deepEqual(v.defaultFilterChain.filters, [filter('BlackHoleCluster')]);
+  });
 
   it('a CIDR becomes a prefix-range chain on a new 0.0.0.0_PORT listener whose default is the catch-all', () => {
     const w = new WildcardTcpChains();
-    w.add(svc('c.test', 'default', 'serviceentry', ['10.1.0.0/16']), 7000, filter('c'));
+    w.add(svc('c.test', 'default', 'serviceentry', ['10.1.0.0/16']), tcp(7000), filter('c'));
     const listeners: Array<{ name: string; value: Obj }> = [];
     w.addTo(listeners, () => filter('BlackHoleCluster'));
     assert.deepEqual(listeners.map((l) => l.name), ['0.0.0.0_7000']);
@@ -112,10 +125,10 @@ describe('wildcard TCP chains (CIDR addresses, address-less ServiceEntries)', ()
 
   it('an address-less ServiceEntry takes the default chain; Kubernetes services and plain VIPs add nothing', () => {
     const w = new WildcardTcpChains();
-    w.add(svc('none.test', 'default'), 7000, filter('none'));
-    w.add(svc('second.test', 'default'), 7000, filter('second'));
-    w.add(svc('k.svc', 'default', 'kubernetes'), 7001, filter('k'));
-    w.add(svc('vip.test', 'default', 'serviceentry', ['10.2.0.1']), 7002, filter('vip'));
+    w.add(svc('none.test', 'default'), tcp(7000), filter('none'));
+    w.add(svc('second.test', 'default'), tcp(7000), filter('second'));
+    w.add(svc('k.svc', 'default', 'kubernetes'), tcp(7001), filter('k'));
+    w.add(svc('vip.test', 'default', 'serviceentry', ['10.2.0.1']), tcp(7002), filter('vip'));
     const listeners: Array<{ name: string; value: Obj }> = [];
     w.addTo(listeners, () => filter('PassthroughCluster'));
     assert.deepEqual(listeners.map((l) => l.name), ['0.0.0.0_7000']);
@@ -124,7 +137,7 @@ describe('wildcard TCP chains (CIDR addresses, address-less ServiceEntries)', ()
 
   it('CIDR chains go in front of an existing HTTP wildcard listener of the port', () => {
     const w = new WildcardTcpChains();
-    w.add(svc('c.test', 'default', 'serviceentry', ['10.1.0.0/16']), 8080, filter('c'));
+    w.add(svc('c.test', 'default', 'serviceentry', ['10.1.0.0/16']), tcp(8080), filter('c'));
     const listeners = [{ name: '0.0.0.0_8080', value: { filterChains: [{ filters: [filter('hcm')] }] } as Obj }];
     w.addTo(listeners, () => filter('x'));
     assert.equal(listeners.length, 1);
