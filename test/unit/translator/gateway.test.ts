@@ -93,12 +93,16 @@ describe('gateway TLS', () => {
     assert.deepEqual(r.secrets, []);
     assert.ok(r.notes?.some((n) => n.includes('istio-system/nope')), String(r.notes));
   });
-  it('MUTUAL: client certificates required, CA from NAME-cacert', () => {
+  it('MUTUAL: client certificates required, CA from NAME-cacert, subjectAltNames matched for every SAN type', () => {
     const ca = 'apiVersion: v1\nkind: Secret\nmetadata: {name: c-cacert, namespace: istio-system}\nstringData: {ca.crt: CA}';
-    const r = gateway(gw([https('https', ['a.example.com'], { mode: 'MUTUAL', credentialName: 'c' })]), vs('a', ['a.example.com'], toReviews), reviews, tlsSecret('c'), ca);
+    const r = gateway(gw([https('https', ['a.example.com'], { mode: 'MUTUAL', credentialName: 'c', subjectAltNames: ['client.example.com'] })]), vs('a', ['a.example.com'], toReviews), reviews, tlsSecret('c'), ca);
     const ctx = (((byName(r.listeners, '0.0.0.0_443').filterChains as Obj[])[0].transportSocket as { typedConfig: Obj }).typedConfig);
     assert.deepEqual(ctx.requireClientCertificate, { value: true });
-    assert.equal(((ctx.commonTlsContext as Obj).validationContextSdsSecretConfig as Obj).name, 'kubernetes://c-cacert');
+    const combined = (ctx.commonTlsContext as Obj).combinedValidationContext as Obj;
+    assert.equal((combined.validationContextSdsSecretConfig as Obj).name, 'kubernetes://c-cacert');
+    const sans = (combined.defaultValidationContext as Obj).matchTypedSubjectAltNames as Array<{ sanType: string; matcher: Obj }>;
+    assert.deepEqual(sans.map((m) => m.sanType), ['DNS', 'URI', 'EMAIL', 'IP_ADDRESS']);
+    assert.ok(sans.every((m) => (m.matcher as { exact: string }).exact === 'client.example.com'));
     assert.deepEqual(byName(r.secrets, 'kubernetes://c-cacert').validationContext, { trustedCa: { inlineString: 'CA' } });
   });
   it('httpsRedirect: virtual hosts require TLS (Envoy answers 301), also for hosts no VirtualService declares', () => {
