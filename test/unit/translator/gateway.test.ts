@@ -118,6 +118,26 @@ describe('gateway TLS', () => {
     assert.equal(chains[0].transportSocket, undefined);
     assert.equal(hcm(chains[0]).cluster, 'outbound|9080||reviews.default.svc.cluster.local');
   });
+  it('AUTO_PASSTHROUGH: a chain per outbound cluster the server hosts admit, matched by Istio\'s SNI, no VirtualService needed', () => {
+    const auto = { port: { number: 15443, name: 'tls', protocol: 'TLS' }, hosts: ['*.svc.cluster.local'], tls: { mode: 'AUTO_PASSTHROUGH' } };
+    const dr = 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: default}\nspec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}';
+    const other = service('ext', 'default', [{ name: 'tls', port: 443 }], [{ ip: '10.244.2.1', labels: {} }]);
+    const r = gateway(gw([auto]), reviews, other, dr);
+    const chains = byName(r.listeners, '0.0.0.0_15443').filterChains as Obj[];
+    assert.deepEqual(chains.map((c) => [(c.filterChainMatch as { serverNames: string[] }).serverNames[0], hcm(c).cluster]), [
+      ['outbound_.443_._.ext.default.svc.cluster.local', 'outbound|443||ext.default.svc.cluster.local'],
+      ['outbound_.9080_.v1_.reviews.default.svc.cluster.local', 'outbound|9080|v1|reviews.default.svc.cluster.local'],
+      ['outbound_.9080_._.reviews.default.svc.cluster.local', 'outbound|9080||reviews.default.svc.cluster.local'],
+    ]);
+    assert.ok(chains.every((c) => c.transportSocket === undefined), 'TLS is not terminated');
+    const narrow = gateway(gw([{ ...auto, hosts: ['reviews.default.svc.cluster.local'] }]), reviews, other, dr);
+    assert.equal((byName(narrow.listeners, '0.0.0.0_15443').filterChains as Obj[]).length, 2, 'only the clusters of the admitted host');
+  });
+  it('ISTIO_MUTUAL servers are skipped with a note (no mesh certificates)', () => {
+    const r = gateway(gw([{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['a.example.com'], tls: { mode: 'ISTIO_MUTUAL' } }]), vs('a', ['a.example.com'], toReviews), reviews);
+    assert.deepEqual(r.listeners, []);
+    assert.ok(r.notes?.some((n) => n.includes('ISTIO_MUTUAL')), String(r.notes));
+  });
   it('TCP server: tcp_proxy to the tcp route destination (weighted when several)', () => {
     const tcp = { port: { number: 3306, name: 'tcp', protocol: 'TCP' }, hosts: ['*'] };
     const r = gateway(gw([tcp]), vs('t', ['*'], { tcp: [{ route: [{ destination: { host: 'reviews', subset: 'v1' }, weight: 80 }, { destination: { host: 'reviews', subset: 'v2' }, weight: 20 }] }] }), reviews);
