@@ -25,6 +25,14 @@ export function clientCertificateChecks(tls: ServerTLSSettings): Obj {
   return out;
 }
 
+/** Why a credential gives no certificate: missing, incomplete, or unusable material. */
+function secretIssue(snapshot: ConfigSnapshot, namespace: string, name: string): string {
+  const s = snapshot.secret(namespace, name);
+  if (!s) return 'does not exist (yet)';
+  if (s.problems?.length) return `is unusable (${s.problems.join('; ')})`;
+  return 'has no certificate and key (tls.crt/tls.key or cert/key)';
+}
+
 export type DownstreamTls = { ok: true; transportSocket: Obj; secrets: NamedResource[] } | { ok: false; reason: string };
 
 /**
@@ -42,7 +50,7 @@ export function buildDownstreamTls(snapshot: ConfigSnapshot, namespace: string, 
   if (credentials.length) {
     for (const cred of credentials) {
       const cert = certificateSecretFor(snapshot, namespace, cred);
-      if (!cert) return { ok: false, reason: `secret ${namespace}/${cred} not found or without tls.crt/tls.key` };
+      if (!cert) return { ok: false, reason: `secret ${namespace}/${cred} ${secretIssue(snapshot, namespace, cred)}; the server waits for it` };
       secrets.push(cert);
     }
     common.tlsCertificateSdsSecretConfigs = credentials.map((c) => sdsSecretConfig(sdsName(c)));

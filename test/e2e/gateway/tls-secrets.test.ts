@@ -1,7 +1,7 @@
 /**
- * Gateway certificates over SDS through a real Envoy: a Secret that does not exist yet leaves its
- * server waiting while the rest of the port keeps working, and the server starts when the Secret
- * appears; a rotated Secret reaches Envoy over SDS alone — new handshakes get the new certificate,
+ * Gateway certificates over SDS through a real Envoy: a Secret that does not exist yet (or holds a
+ * key that does not match its certificate) leaves its server waiting while the rest of the port
+ * keeps working, and the server starts when the Secret appears; a rotated Secret reaches Envoy over SDS alone — new handshakes get the new certificate,
  * open connections keep going, and no listener is modified or drained.
  */
 import assert from 'node:assert/strict';
@@ -43,6 +43,8 @@ describe('gateway secrets over SDS through a real Envoy', () => {
   const rotOld = selfSignedCert('rot.example.com', ['rot.example.com']);
   const rotNew = selfSignedCert('rot.example.com', ['rot.example.com']);
   const late = selfSignedCert('late.example.com', ['late.example.com']);
+  // A certificate with somebody else's key: Envoy would reject it, so meshpilot must not send it.
+  const broken = { cert: selfSignedCert('broken.example.com', ['broken.example.com']).cert, key: late.key };
 
   const listenerStats = async () => {
     const s = await envoy.stats('listener_manager\\.');
@@ -55,12 +57,13 @@ describe('gateway secrets over SDS through a real Envoy', () => {
     port = await freePort();
     cfg.write('services.yaml', serviceWithBackends('web', [{ backend, labels: {} }]));
     cfg.write('secret-rot.yaml', [tlsSecret('rot', 'istio-system', rotOld)]);
+    cfg.write('secret-broken.yaml', [tlsSecret('broken', 'istio-system', broken)]);
     cfg.write('gateway.yaml', [{
       apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'default' },
-      spec: { selector: GATEWAY_LABELS, servers: [server('rot'), server('late')] },
+      spec: { selector: GATEWAY_LABELS, servers: [server('rot'), server('late'), server('broken')] },
     }, {
       apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'web', namespace: 'default' },
-      spec: { hosts: ['rot.example.com', 'late.example.com'], gateways: ['gw'], http: [{ route: [{ destination: { host: 'web' } }] }] },
+      spec: { hosts: ['rot.example.com', 'late.example.com', 'broken.example.com'], gateways: ['gw'], http: [{ route: [{ destination: { host: 'web' } }] }] },
     }]);
     mp = await startMeshpilot({ configDir: cfg.dir, debounceMs: 50 });
     envoy = await startEnvoy({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress });
@@ -79,6 +82,7 @@ describe('gateway secrets over SDS through a real Envoy', () => {
   it('a server whose Secret does not exist yet waits; the rest of the port works; the server starts when the Secret appears', async () => {
     const waiting = await tlsGet(port, 'late.example.com');
     assert.equal(waiting.status, undefined, `late.example.com has no certificate yet: ${JSON.stringify(waiting)}`);
+    assert.equal((await tlsGet(port, 'broken.example.com')).status, undefined, 'a Secret whose key does not match its certificate is not served (and not sent: no NACK)');
     assert.equal((await tlsGet(port, 'rot.example.com')).status, 200);
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
