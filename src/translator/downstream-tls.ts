@@ -4,7 +4,7 @@
  * privateKey / caCertificates), ALPN h2 + http/1.1 for HTTPS, TLS versions and cipher suites; for
  * client certificates the accepted subjectAltNames, SPKI pins and certificate hashes.
  */
-import type { ServerTLSSettings } from '../api/index.js';
+import { supportedCipherSuites, type ServerTLSSettings } from '../api/index.js';
 import type { ConfigSnapshot } from '../registry/model.js';
 import { caSdsName, caSecretFor, certificateSecretFor, sdsName, sdsSecretConfig } from './secrets.js';
 import type { NamedResource } from './types.js';
@@ -73,7 +73,8 @@ export function buildDownstreamTls(snapshot: ConfigSnapshot, namespace: string, 
   const params: Obj = {};
   if (tls.minProtocolVersion && tls.minProtocolVersion !== 'TLS_AUTO') params.tlsMinimumProtocolVersion = TLS_VERSIONS[tls.minProtocolVersion];
   if (tls.maxProtocolVersion && tls.maxProtocolVersion !== 'TLS_AUTO') params.tlsMaximumProtocolVersion = TLS_VERSIONS[tls.maxProtocolVersion];
-  if (tls.cipherSuites?.length) params.cipherSuites = [...tls.cipherSuites];
+  const ciphers = supportedCipherSuites(tls.cipherSuites ?? []);
+  if (ciphers.length) params.cipherSuites = ciphers;
   if (Object.keys(params).length) common.tlsParams = params;
   return {
     ok: true,

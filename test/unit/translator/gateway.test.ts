@@ -100,6 +100,15 @@ describe('gateway TLS', () => {
     assert.deepEqual(r.secrets, []);
     assert.ok(r.notes?.some((n) => n.includes('istio-system/bad is unusable (tls.crt/tls.key: the private key does not match the certificate)')), String(r.notes));
   });
+  it('cipher suites Envoy does not know are dropped (duplicates too); none left means Envoy\'s defaults', () => {
+    const params = (cipherSuites: string[]) => {
+      const r = gateway(gw([https('https', ['a.example.com'], { mode: 'SIMPLE', credentialName: 'c', cipherSuites })]), vs('a', ['a.example.com'], toReviews), reviews, tlsSecret('c'));
+      const ctx = (((byName(r.listeners, '0.0.0.0_443').filterChains as Obj[])[0].transportSocket as { typedConfig: Obj }).typedConfig);
+      return (ctx.commonTlsContext as Obj).tlsParams as Obj | undefined;
+    };
+    assert.deepEqual(params(['TLS_FAKE', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'AES256-SHA']), { cipherSuites: ['ECDHE-RSA-AES128-GCM-SHA256', 'AES256-SHA'] });
+    assert.equal(params(['TLS_FAKE'])?.cipherSuites, undefined);
+  });
   it('MUTUAL: client certificates required, CA from NAME-cacert, subjectAltNames matched for every SAN type', () => {
     const ca = `apiVersion: v1\nkind: Secret\nmetadata: {name: c-cacert, namespace: istio-system}\nstringData: ${JSON.stringify({ 'ca.crt': TEST_CERT })}`;
     const r = gateway(gw([https('https', ['a.example.com'], { mode: 'MUTUAL', credentialName: 'c', subjectAltNames: ['client.example.com'] })]), vs('a', ['a.example.com'], toReviews), reviews, tlsSecret('c'), ca);
