@@ -5,20 +5,18 @@
  * the stats prefix, and httpsRedirect. Each case is judged by what the client got from which backend.
  */
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { connect as h2connect } from 'node:http2';
 import { connect as netConnect, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { startEchoBackend, type EchoBackend } from '../../../src/cli/echo-backend.js';
-import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
-import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
+import type { EnvoyProcess } from '../../helpers/envoy.js';
 import { freePort } from '../../helpers/ports.js';
-import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, nacksIn, selfSignedCert, tlsSecret, type Reply } from './fixture.js';
+import { ConfigDir, eventually, GATEWAY_LABELS, get, selfSignedCert, tlsSecret, type Reply } from './fixture.js';
+import { startGatewayStack, type GatewayStack } from './gateway-stack.js';
 import { derOf, tlsGet } from './tls-certs.js';
 
-type Syncz = Array<{ id: string; types: Record<string, { lastNack?: unknown }> }>;
 type Obj = Record<string, unknown>;
 
 const SAY = '/test.Echo/Say';
@@ -26,17 +24,7 @@ const identity = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
 
 /** An HTTP/1.1 request to address:port with a Host header. */
 function getAt(address: string, port: number, host: string, path = '/'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: address, port, path, headers: { host }, agent: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.end();
-  });
+  return get(port, path, { host }, { address });
 }
 
 async function whoAt(address: string, port: number, host: string): Promise<string> {
@@ -93,7 +81,7 @@ describe('gateway servers: protocols, hosts, binds, names through a real Envoy',
   const echo = new Map<string, EchoBackend>();
   let tcpBackend: TcpServer;
   let grpcServer: grpc.Server;
-  let mp: MeshpilotProcess;
+  let stack: GatewayStack;
   let envoy: EnvoyProcess;
   const p: Record<'http' | 'h2' | 'grpc' | 'tcp' | 'tls' | 'https' | 'bind' | 'redirect', number> = { http: 0, h2: 0, grpc: 0, tcp: 0, tls: 0, https: 0, bind: 0, redirect: 0 };
   const shopCert = selfSignedCert('shop.example.com', ['shop.example.com']);
@@ -150,20 +138,16 @@ describe('gateway servers: protocols, hosts, binds, names through a real Envoy',
       vs('bind2', 'default', ['bind.example.com'], ['gw'], { http: routeTo('bind-2') }),
       vs('bind3', 'default', ['bind.example.com'], ['gw-more'], { http: routeTo('bind-3') }),
     ]);
-    mp = await startMeshpilot({ configDir: cfg.dir, debounceMs: 50 });
-    envoy = await startEnvoy({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress });
+    stack = await startGatewayStack(cfg);
+    ({ envoy } = stack);
     await eventually(async () => (await whoAt('127.0.0.1', p.http, 'a.example.com')) === 'other-a', 'HTTP server up', 30_000);
   });
 
   after(async () => {
-    const syncz = await mp.getJson<Syncz>('/debug/syncz');
-    assert.deepEqual(nacksIn(syncz), [], 'no NACK');
-    await envoy?.stop();
-    await mp?.stop();
+    await stack?.stop();
     for (const b of echo.values()) await b.close();
     tcpBackend?.close();
     grpcServer?.forceShutdown();
-    cfg.remove();
   });
 
   it('server hosts: ns/host admits only that namespace, ./host only the Gateway\'s, *.domain its subdomains, * everything else', async () => {

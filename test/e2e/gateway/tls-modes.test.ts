@@ -6,20 +6,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startEchoBackend, type EchoBackend } from '../../../src/cli/echo-backend.js';
-import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
-import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
 import { freePort } from '../../helpers/ports.js';
-import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, nacksIn, serviceWithBackends } from './fixture.js';
+import { ConfigDir, eventually, GATEWAY_LABELS, serviceWithBackends } from './fixture.js';
 import { caSecret, certificateAuthority, derOf, issueCertificate, tlsGet, tlsSecretWithCa } from './tls-certs.js';
+import { startGatewayStack, type GatewayStack } from './gateway-stack.js';
 
-type Syncz = Array<{ id: string; types: Record<string, { lastNack?: unknown }> }>;
 const NS = 'istio-system';
 
 describe('gateway TLS modes through a real Envoy', () => {
   const cfg = new ConfigDir();
   let backend: EchoBackend;
-  let mp: MeshpilotProcess;
-  let envoy: EnvoyProcess;
+  let stack: GatewayStack;
   let port: number;
   const serverCa = certificateAuthority('server-ca');
   const clientCa = certificateAuthority('client-ca');
@@ -69,18 +66,13 @@ describe('gateway TLS modes through a real Envoy', () => {
       apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'web', namespace: 'default' },
       spec: { hosts: ['*.example.com'], gateways: ['gw'], http: [{ route: [{ destination: { host: 'web' } }] }] },
     }]);
-    mp = await startMeshpilot({ configDir: cfg.dir, debounceMs: 50 });
-    envoy = await startEnvoy({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress });
+    stack = await startGatewayStack(cfg);
     await eventually(async () => (await tlsGet(port, 'simple.example.com')).status === 200, 'HTTPS server up', 30_000);
   });
 
   after(async () => {
-    const syncz = await mp.getJson<Syncz>('/debug/syncz');
-    assert.deepEqual(nacksIn(syncz), [], 'no NACK');
-    await envoy?.stop();
-    await mp?.stop();
+    await stack?.stop();
     await backend?.close();
-    cfg.remove();
   });
 
   it('SIMPLE: the Secret\'s certificate is served and requests reach the backend', async () => {

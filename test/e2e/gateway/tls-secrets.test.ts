@@ -9,13 +9,13 @@ import { Agent, request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { startEchoBackend, type EchoBackend } from '../../../src/cli/echo-backend.js';
-import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
-import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
+import type { EnvoyProcess } from '../../helpers/envoy.js';
+import type { MeshpilotProcess } from '../../helpers/meshpilot.js';
 import { freePort } from '../../helpers/ports.js';
-import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, nacksIn, selfSignedCert, serviceWithBackends, tlsSecret } from './fixture.js';
+import { ConfigDir, eventually, GATEWAY_LABELS, selfSignedCert, serviceWithBackends, tlsSecret } from './fixture.js';
+import { startGatewayStack, type GatewayStack, type Syncz } from './gateway-stack.js';
 import { derOf, tlsGet } from './tls-certs.js';
 
-type Syncz = Array<{ id: string; types: Record<string, { lastNack?: unknown; versionAcked?: string }> }>;
 
 const LISTENER_STATS = ['listener_manager.listener_added', 'listener_manager.listener_modified', 'listener_manager.listener_in_place_updated', 'listener_manager.listener_removed',
   'listener_manager.total_listeners_draining', 'listener_manager.total_filter_chains_draining'];
@@ -37,6 +37,7 @@ function keepAliveGet(agent: Agent, port: number, servername: string): Promise<{
 describe('gateway secrets over SDS through a real Envoy', () => {
   const cfg = new ConfigDir();
   let backend: EchoBackend;
+  let stack: GatewayStack;
   let mp: MeshpilotProcess;
   let envoy: EnvoyProcess;
   let port: number;
@@ -65,18 +66,14 @@ describe('gateway secrets over SDS through a real Envoy', () => {
       apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'web', namespace: 'default' },
       spec: { hosts: ['rot.example.com', 'late.example.com', 'broken.example.com'], gateways: ['gw'], http: [{ route: [{ destination: { host: 'web' } }] }] },
     }]);
-    mp = await startMeshpilot({ configDir: cfg.dir, debounceMs: 50 });
-    envoy = await startEnvoy({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress });
+    stack = await startGatewayStack(cfg);
+    ({ mp, envoy } = stack);
     await eventually(async () => (await tlsGet(port, 'rot.example.com')).status === 200, 'rot.example.com served', 30_000);
   });
 
   after(async () => {
-    const syncz = await mp.getJson<Syncz>('/debug/syncz');
-    assert.deepEqual(nacksIn(syncz), [], 'no NACK');
-    await envoy?.stop();
-    await mp?.stop();
+    await stack?.stop();
     await backend?.close();
-    cfg.remove();
   });
 
   it('a server whose Secret does not exist yet waits; the rest of the port works; the server starts when the Secret appears', async () => {
