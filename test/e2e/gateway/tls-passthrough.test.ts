@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../../helpers/ports.js';
-import { ConfigDir, eventually, GATEWAY_LABELS, selfSignedCert } from './fixture.js';
+import { startEchoBackend, type EchoBackend } from '../../../src/cli/echo-backend.js';
+import { ConfigDir, eventually, GATEWAY_LABELS, selfSignedCert, tlsSecret } from './fixture.js';
 import { startGatewayStack, type GatewayStack } from './gateway-stack.js';
 import { derOf, tlsGet } from './tls-certs.js';
 
@@ -52,18 +53,24 @@ describe('gateway TLS passthrough through a real Envoy', () => {
   const v2 = new TlsBackend('auto-v2', ['auto.test.internal']);
   const hidden = new TlsBackend('hidden', ['hidden.example.org']);
   const all = [one, two, v1, v2, hidden];
+  const termCert = selfSignedCert('term.example.com', ['term.example.com']);
+  let web: EchoBackend;
   let stack: GatewayStack;
   let passPort: number;
   let autoPort: number;
 
   before(async () => {
     for (const b of all) await b.start();
+    web = await startEchoBackend('web', '127.0.0.1', 0);
     [passPort, autoPort] = [await freePort(), await freePort()];
     cfg.write('services.yaml', [
       serviceEntry('one', 'one.test.internal', 443, [{ backend: one }]),
       serviceEntry('two', 'two.test.internal', 443, [{ backend: two }]),
       serviceEntry('auto', 'auto.test.internal', 8443, [{ backend: v1, labels: { version: 'v1' } }, { backend: v2, labels: { version: 'v2' } }]),
       serviceEntry('hidden', 'hidden.example.org', 8443, [{ backend: hidden }]),
+      { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'web', namespace: 'default' },
+        spec: { hosts: ['web.test.internal'], location: 'MESH_INTERNAL', resolution: 'STATIC', ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], endpoints: [{ address: '127.0.0.1', ports: { http: web.port } }] } },
+      tlsSecret('term', 'istio-system', termCert),
       { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'auto', namespace: 'default' },
         spec: { host: 'auto.test.internal', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] } },
     ]);
@@ -73,6 +80,8 @@ describe('gateway TLS passthrough through a real Envoy', () => {
         selector: GATEWAY_LABELS,
         servers: [
           { port: { number: passPort, name: 'tls-pass', protocol: 'TLS' }, bind: '127.0.0.1', hosts: ['*.pass.example.com'], tls: { mode: 'PASSTHROUGH' } },
+          // The same port also terminates HTTPS for another host.
+          { port: { number: passPort, name: 'https-term', protocol: 'HTTPS' }, bind: '127.0.0.1', hosts: ['term.example.com'], tls: { mode: 'SIMPLE', credentialName: 'term' } },
           { port: { number: autoPort, name: 'tls-auto', protocol: 'TLS' }, bind: '127.0.0.1', hosts: ['*.test.internal'], tls: { mode: 'AUTO_PASSTHROUGH' } },
         ],
       },
@@ -85,6 +94,9 @@ describe('gateway TLS passthrough through a real Envoy', () => {
           { match: [{ sniHosts: ['two.pass.example.com'] }], route: [{ destination: { host: 'two.test.internal', port: { number: 443 } } }] },
         ],
       },
+    }, {
+      apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'term', namespace: 'default' },
+      spec: { hosts: ['term.example.com'], gateways: ['gw'], http: [{ route: [{ destination: { host: 'web.test.internal', port: { number: 80 } } }] }] },
     }]);
     stack = await startGatewayStack(cfg);
     await eventually(async () => (await tlsGet(passPort, 'one.pass.example.com')).status === 200, 'passthrough up', 30_000);
@@ -94,9 +106,10 @@ describe('gateway TLS passthrough through a real Envoy', () => {
   after(async () => {
     await stack?.stop();
     for (const b of all) await b.close();
+    await web?.close();
   });
 
-  it('PASSTHROUGH: each SNI reaches its own backend, which terminates TLS with its own certificate', async () => {
+  it('PASSTHROUGH: each SNI reaches its own backend, which terminates TLS with its own certificate; an HTTPS server shares the port', async () => {
     for (let i = 0; i < 10; i++) {
       for (const b of [one, two]) {
         const r = await tlsGet(passPort, `${b.name}.pass.example.com`);
@@ -104,6 +117,8 @@ describe('gateway TLS passthrough through a real Envoy', () => {
         assert.equal(r.peerCert, derOf(b.pair.cert), 'the backend\'s certificate, not the gateway\'s');
       }
     }
+    const term = await tlsGet(passPort, 'term.example.com');
+    assert.deepEqual([term.backend, term.peerCert], ['web', derOf(termCert.cert)], 'the same port terminates HTTPS for term.example.com with the gateway\'s certificate');
     const unknown = await tlsGet(passPort, 'three.pass.example.com');
     assert.equal(unknown.status, undefined, `an SNI no tls route matches is refused: ${JSON.stringify(unknown)}`);
   });
