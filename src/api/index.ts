@@ -9,4 +9,4 @@ export { IstioIngressListener, IstioEgressListener, OutboundTrafficPolicy, Sidec
 export * from './kube.js';
 export * from './kinds.js';
 export { validateResource, resourceRef, isIstioKind } from './validate.js';
-export { isTlsProtocol } from './validate-gateway.js';
+export { isTlsProtocol, supportedCipherSuites } from './validate-gateway.js';

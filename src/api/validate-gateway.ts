@@ -3,6 +3,22 @@ import { isIP } from 'node:net';
 import { checkLabels, checkNamespacedHost, checkProtocol, checkWildcardHost, Issues } from './checks.js';
 import type { GatewaySpec, Server } from './gateway.js';
 
+/**
+ * The cipher suites Envoy (BoringSSL) accepts by name for TLS 1.0-1.2. Envoy rejects a listener
+ * naming any other, so, as Istio does, unknown names are dropped (with a validation warning).
+ */
+export const SUPPORTED_CIPHER_SUITES: ReadonlySet<string> = new Set([
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305', 'ECDHE-PSK-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-SHA', 'ECDHE-RSA-AES128-SHA', 'ECDHE-PSK-AES128-CBC-SHA', 'ECDHE-ECDSA-AES256-SHA', 'ECDHE-RSA-AES256-SHA', 'ECDHE-PSK-AES256-CBC-SHA',
+  'AES128-GCM-SHA256', 'AES256-GCM-SHA384', 'AES128-SHA', 'PSK-AES128-CBC-SHA', 'AES256-SHA', 'PSK-AES256-CBC-SHA', 'DES-CBC3-SHA',
+]);
+
+/** The configured cipher suites Envoy knows, in order, without duplicates. */
+export function supportedCipherSuites(suites: readonly string[]): string[] {
+  return [...new Set(suites.filter((c) => SUPPORTED_CIPHER_SUITES.has(c)))];
+}
+
 export function isTlsProtocol(p: string): boolean {
   const u = p.toUpperCase();
   return u === 'HTTPS' || u === 'TLS';
@@ -38,6 +54,9 @@ function checkServer(issues: Issues, path: string, s: Server): void {
   }
   if ((mode === 'PASSTHROUGH' || mode === 'AUTO_PASSTHROUGH') && proto === 'HTTPS') issues.error(`${path}.tls.mode`, `${mode} mode needs protocol TLS, not HTTPS`);
   if (mode === 'AUTO_PASSTHROUGH' && proto !== 'TLS') issues.error(`${path}.tls.mode`, 'AUTO_PASSTHROUGH needs protocol TLS');
+  (tls.cipherSuites ?? []).forEach((c, i) => {
+    if (!SUPPORTED_CIPHER_SUITES.has(c)) issues.warn(`${path}.tls.cipherSuites[${i}]`, `unknown cipher suite "${c}" is ignored`);
+  });
   if (tls.minProtocolVersion && tls.maxProtocolVersion && tls.minProtocolVersion !== 'TLS_AUTO' && tls.maxProtocolVersion !== 'TLS_AUTO' && tls.minProtocolVersion > tls.maxProtocolVersion) {
     issues.error(`${path}.tls`, 'minProtocolVersion must not be greater than maxProtocolVersion');
   }

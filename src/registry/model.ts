@@ -64,6 +64,8 @@ export interface TlsSecret {
   cert?: string;
   key?: string;
   ca?: string;
+  /** Why present material was left out (unparsable PEM, key not matching the certificate). */
+  problems?: string[];
 }
 
 export interface Namespace {

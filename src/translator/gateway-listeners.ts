@@ -1,7 +1,8 @@
 /**
  * Gateway listeners, one per bind:port: a single HTTP connection manager chain for plain HTTP
  * servers (route http.PORT), a TLS-terminating chain per HTTPS server selected by SNI (route
- * https.PORT.NAME.GATEWAY.NS, certificates over SDS), tcp_proxy chains for TCP / TLS servers.
+ * https.PORT.NAME.GATEWAY.NS, certificates over SDS), tcp_proxy chains for TCP / TLS servers
+ * (AUTO_PASSTHROUGH: one per outbound cluster, by Istio's cluster SNI).
  * A server whose chain cannot be built (missing secret, no route) is left out with a note; a
  * listener without chains is not emitted.
  */
@@ -10,7 +11,7 @@ import type { ProxyInfo } from '../proxy/node.js';
 import { buildDownstreamTls } from './downstream-tls.js';
 import { sniHostsFor } from './host-matching.js';
 import { httpConnectionManager } from './http-connection-manager.js';
-import { buildPassthroughChains, buildTcpServerFilter } from './gateway-tcp.js';
+import { buildAutoPassthroughChains, buildPassthroughChains, buildTcpServerFilter } from './gateway-tcp.js';
 import type { GatewayServer, ListenerGroup } from './gateway-servers.js';
 import type { NamedResource } from './types.js';
 import { byName } from './ordering.js';
@@ -67,7 +68,8 @@ function tcpChain(snapshot: ConfigSnapshot, proxy: ProxyInfo, s: GatewayServer):
   return { tls: true, secrets: tls.secrets, chain: { ...serverNamesMatch(s), transportSocket: tls.transportSocket, filters: [filter] } };
 }
 
-export function buildGatewayListeners(snapshot: ConfigSnapshot, proxy: ProxyInfo, groups: readonly ListenerGroup[]): GatewayListenerResult {
+/** `clusterNames`: the outbound clusters the gateway has (AUTO_PASSTHROUGH routes to them by SNI). */
+export function buildGatewayListeners(snapshot: ConfigSnapshot, proxy: ProxyInfo, groups: readonly ListenerGroup[], clusterNames: readonly string[] = []): GatewayListenerResult {
   const secrets = new Map<string, NamedResource>();
   const notes: string[] = [];
   const listeners: NamedResource[] = [];
@@ -83,7 +85,10 @@ export function buildGatewayListeners(snapshot: ConfigSnapshot, proxy: ProxyInfo
       let results: ChainResult[];
       if (s.kind === 'http') continue;
       else if (s.kind === 'https') results = [httpsChain(snapshot, proxy, group, s)];
-      else if (s.kind === 'tls-passthrough') {
+      else if (s.kind === 'tls-passthrough' && s.server.tls?.mode === 'AUTO_PASSTHROUGH') {
+        const auto = buildAutoPassthroughChains(s, clusterNames, knownSni);
+        results = auto.length ? auto.map((chain) => ({ chain, tls: true, secrets: [] })) : [{ tls: true, secrets: [], note: `${describe(s)}: no cluster matches the server hosts; server skipped` }];
+      } else if (s.kind === 'tls-passthrough') {
         const p = buildPassthroughChains(snapshot, proxy, s, knownSni);
         notes.push(...p.notes);
         results = p.chains.length ? p.chains.map((chain) => ({ chain, tls: true, secrets: [] })) : [{ tls: true, secrets: [], note: `${describe(s)}: no VirtualService tls route applies; server skipped` }];

@@ -120,9 +120,10 @@ export function mergeGatewayServers(snapshot: ConfigSnapshot, proxy: ProxyInfo):
         notes.push(`${describe(s)}: unix domain socket binds are not supported; skipped`);
         return;
       }
-      if (server.tls?.mode === 'AUTO_PASSTHROUGH' || server.tls?.mode === 'ISTIO_MUTUAL') {
-        // TODO(mesh mTLS): AUTO_PASSTHROUGH and ISTIO_MUTUAL need Istio workload certificates.
-        notes.push(`${describe(s)}: tls mode ${server.tls.mode} is not supported; skipped`);
+      if (server.tls?.mode === 'ISTIO_MUTUAL') {
+        // TODO(mesh mTLS): ISTIO_MUTUAL needs the gateway's workload certificate and the mesh root CA
+        // (SDS "default" / "ROOTCA"), which only a mesh certificate authority can issue.
+        notes.push(`${describe(s)}: tls mode ISTIO_MUTUAL needs mesh workload certificates, which meshpilot does not issue; skipped`);
         return;
       }
       if (server.tls) {

@@ -1,15 +1,17 @@
 /**
  * Gateway servers that proxy TCP: opaque TCP servers and TLS-terminating non-HTTP servers forward
  * to the first matching VirtualService `tcp` route; TLS PASSTHROUGH servers get a filter chain per
- * matching `tls` route match, selected by SNI, without terminating TLS.
+ * matching `tls` route match, selected by SNI, without terminating TLS; AUTO_PASSTHROUGH servers
+ * get a filter chain per outbound cluster, selected by the SNI Istio's clients send across networks
+ * (outbound_.PORT_.SUBSET_.HOST), without any VirtualService.
  */
 import type { VirtualService } from '../api/index.js';
-import { intersectHosts } from '../registry/hosts.js';
+import { hostMatches, intersectHosts } from '../registry/hosts.js';
 import type { ConfigSnapshot } from '../registry/model.js';
 import type { ProxyInfo } from '../proxy/node.js';
-import { isVirtualServiceVisible, serverHostFor, virtualServiceHosts } from './host-matching.js';
+import { isVirtualServiceVisible, serverHostFor, serverHostName, virtualServiceHosts } from './host-matching.js';
 import type { GatewayServer } from './gateway-servers.js';
-import { buildRouteTcpProxy } from './tcp-proxy.js';
+import { buildRouteTcpProxy, tcpProxyFilter } from './tcp-proxy.js';
 import { compareStrings } from './ordering.js';
 
 type Obj = Record<string, unknown>;
@@ -78,4 +80,31 @@ export function buildPassthroughChains(snapshot: ConfigSnapshot, proxy: ProxyInf
     });
   }
   return { chains, notes };
+}
+
+/** The SNI an Istio client sends for a cluster outbound|PORT|SUBSET|HOST: outbound_.PORT_.SUBSET_.HOST. */
+export function autoPassthroughSni(clusterName: string): string | undefined {
+  const parts = clusterName.split('|');
+  if (parts.length !== 4 || parts[0] !== 'outbound') return undefined;
+  const [, port, subset, host] = parts;
+  return `outbound_.${port}_.${subset}_.${host}`;
+}
+
+/**
+ * Filter chains of an AUTO_PASSTHROUGH server: one per outbound cluster of the gateway whose host
+ * a server host admits, matching the cluster's Istio SNI and forwarding the still-encrypted
+ * connection to that cluster. An SNI already routed on this port is skipped.
+ */
+export function buildAutoPassthroughChains(s: GatewayServer, clusterNames: readonly string[], knownSni: Set<string>): Obj[] {
+  const serverHosts = s.server.hosts.map((h) => serverHostName(h).toLowerCase());
+  const chains: Obj[] = [];
+  for (const cluster of clusterNames) {
+    const sni = autoPassthroughSni(cluster);
+    if (!sni || knownSni.has(sni)) continue;
+    const host = cluster.split('|')[3];
+    if (!serverHosts.some((h) => hostMatches(h, host))) continue;
+    knownSni.add(sni);
+    chains.push({ filterChainMatch: { serverNames: [sni] }, filters: [tcpProxyFilter(cluster, { cluster })] });
+  }
+  return chains;
 }

@@ -27,10 +27,10 @@ export interface TranslationResult extends XdsResources {
  */
 export function translateGateway(snapshot: ConfigSnapshot, proxy: ProxyInfo): TranslationResult {
   const merged = mergeGatewayServers(snapshot, proxy);
-  const l = buildGatewayListeners(snapshot, proxy, merged.groups);
-  const r = buildGatewayRoutes(snapshot, proxy, merged.groups, l.routeNames);
   const visible = snapshot.services.filter((s) => isVisibleTo(s.exportTo, proxy.namespace) && snapshot.serviceByHost(s.hostname) === s);
   const c = buildServiceClusters(snapshot, proxy, visible);
+  const l = buildGatewayListeners(snapshot, proxy, merged.groups, [...c.clusters].sort(byName).map((x) => x.name));
+  const r = buildGatewayRoutes(snapshot, proxy, merged.groups, l.routeNames);
   return {
     listeners: l.listeners.sort(byName),
     routes: r.routes.sort(byName),

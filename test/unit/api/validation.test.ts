@@ -141,6 +141,13 @@ describe('validateResource', () => {
     });
   }
 
+  it('Gateway: an unknown cipher suite is a warning naming its path (the translator drops it, as Istio does)', () => {
+    const r = validateResource(gateway((s) => { s.servers = [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['a.com'], tls: { mode: 'SIMPLE', credentialName: 'c', cipherSuites: ['ECDHE-RSA-AES128-GCM-SHA256', 'TLS_FAKE'] } }]; }));
+    assert.ok(r.ok);
+    if (!r.ok) return;
+    assert.deepEqual(r.warnings.map((w) => [w.path, w.severity]), [['spec.servers[0].tls.cipherSuites[1]', 'warning']]);
+  });
+
   it('defaults metadata.namespace to "default" and keeps other kinds untouched', () => {
     const r = validateResource({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'Gateway', metadata: { name: 'g' }, spec: { servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] } });
     assert.ok(r.ok);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkConsistency, translate } from '../../../src/translator/index.js';
 import type { XdsResources } from '../../../src/translator/types.js';
+import { OTHER_KEY, TEST_CERT, TEST_KEY } from '../test-pem.js';
 import { byName, gatewayProxy, service, sidecarProxy, snapshot } from './fixtures.js';
 
 type Obj = Record<string, unknown>;
@@ -13,7 +14,7 @@ const vs = (name: string, hosts: string[], spec: Obj, gateways = ['gw'], namespa
 const http = (number: number, hosts: string[], extra: Obj = {}) => ({ port: { number, name: `http-${number}`, protocol: 'HTTP' }, hosts, ...extra });
 const toReviews = { http: [{ route: [{ destination: { host: 'reviews' } }] }] };
 const tlsSecret = (name: string, ns = 'istio-system', ca = false) =>
-  `apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\nmetadata: {name: ${name}, namespace: ${ns}}\nstringData: {tls.crt: CERT, tls.key: KEY${ca ? ', ca.crt: CA' : ''}}`;
+  `apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\nmetadata: {name: ${name}, namespace: ${ns}}\nstringData: ${JSON.stringify({ 'tls.crt': TEST_CERT, 'tls.key': TEST_KEY, ...(ca ? { 'ca.crt': TEST_CERT } : {}) })}`;
 const reviews = service('reviews', 'default', [{ name: 'http', port: 9080 }], [
   { ip: '10.244.1.1', labels: { version: 'v1' } },
   { ip: '10.244.1.2', labels: { version: 'v2' } },
@@ -84,7 +85,7 @@ describe('gateway TLS', () => {
     assert.deepEqual((ctx.commonTlsContext as Obj).tlsCertificateSdsSecretConfigs, [{ name: 'kubernetes://cert-a', sdsConfig: { ads: {}, initialFetchTimeout: { seconds: 0, nanos: 0 }, resourceApiVersion: 'V3' } }]);
     assert.deepEqual((hcm(chains[0]).rds as Obj).routeConfigName, 'https.443.https-a.gw.default');
     assert.deepEqual(names(r.secrets), ['kubernetes://cert-a', 'kubernetes://cert-b']);
-    assert.deepEqual(byName(r.secrets, 'kubernetes://cert-a').tlsCertificate, { certificateChain: { inlineString: 'CERT' }, privateKey: { inlineString: 'KEY' } });
+    assert.deepEqual(byName(r.secrets, 'kubernetes://cert-a').tlsCertificate, { certificateChain: { inlineString: TEST_CERT }, privateKey: { inlineString: TEST_KEY } });
   });
   it('a server whose secret is missing gets no filter chain (and a note); no empty listener', () => {
     const r = gateway(gw([https('https', ['a.example.com'], { mode: 'SIMPLE', credentialName: 'nope' })]), vs('a', ['a.example.com'], toReviews), reviews, tlsSecret('nope', 'default'));
@@ -93,13 +94,32 @@ describe('gateway TLS', () => {
     assert.deepEqual(r.secrets, []);
     assert.ok(r.notes?.some((n) => n.includes('istio-system/nope')), String(r.notes));
   });
-  it('MUTUAL: client certificates required, CA from NAME-cacert', () => {
-    const ca = 'apiVersion: v1\nkind: Secret\nmetadata: {name: c-cacert, namespace: istio-system}\nstringData: {ca.crt: CA}';
-    const r = gateway(gw([https('https', ['a.example.com'], { mode: 'MUTUAL', credentialName: 'c' })]), vs('a', ['a.example.com'], toReviews), reviews, tlsSecret('c'), ca);
+  it('a server whose Secret holds material Envoy would reject waits like a missing one, and the note says why', () => {
+    const bad = `apiVersion: v1\nkind: Secret\nmetadata: {name: bad, namespace: istio-system}\nstringData: ${JSON.stringify({ 'tls.crt': TEST_CERT, 'tls.key': OTHER_KEY })}`;
+    const r = gateway(gw([https('https', ['a.example.com'], { mode: 'SIMPLE', credentialName: 'bad' })]), vs('a', ['a.example.com'], toReviews), reviews, bad);
+    assert.deepEqual(r.secrets, []);
+    assert.ok(r.notes?.some((n) => n.includes('istio-system/bad is unusable (tls.crt/tls.key: the private key does not match the certificate)')), String(r.notes));
+  });
+  it('cipher suites Envoy does not know are dropped (duplicates too); none left means Envoy\'s defaults', () => {
+    const params = (cipherSuites: string[]) => {
+      const r = gateway(gw([https('https', ['a.example.com'], { mode: 'SIMPLE', credentialName: 'c', cipherSuites })]), vs('a', ['a.example.com'], toReviews), reviews, tlsSecret('c'));
+      const ctx = (((byName(r.listeners, '0.0.0.0_443').filterChains as Obj[])[0].transportSocket as { typedConfig: Obj }).typedConfig);
+      return (ctx.commonTlsContext as Obj).tlsParams as Obj | undefined;
+    };
+    assert.deepEqual(params(['TLS_FAKE', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'AES256-SHA']), { cipherSuites: ['ECDHE-RSA-AES128-GCM-SHA256', 'AES256-SHA'] });
+    assert.equal(params(['TLS_FAKE'])?.cipherSuites, undefined);
+  });
+  it('MUTUAL: client certificates required, CA from NAME-cacert, subjectAltNames matched for every SAN type', () => {
+    const ca = `apiVersion: v1\nkind: Secret\nmetadata: {name: c-cacert, namespace: istio-system}\nstringData: ${JSON.stringify({ 'ca.crt': TEST_CERT })}`;
+    const r = gateway(gw([https('https', ['a.example.com'], { mode: 'MUTUAL', credentialName: 'c', subjectAltNames: ['client.example.com'] })]), vs('a', ['a.example.com'], toReviews), reviews, tlsSecret('c'), ca);
     const ctx = (((byName(r.listeners, '0.0.0.0_443').filterChains as Obj[])[0].transportSocket as { typedConfig: Obj }).typedConfig);
     assert.deepEqual(ctx.requireClientCertificate, { value: true });
-    assert.equal(((ctx.commonTlsContext as Obj).validationContextSdsSecretConfig as Obj).name, 'kubernetes://c-cacert');
-    assert.deepEqual(byName(r.secrets, 'kubernetes://c-cacert').validationContext, { trustedCa: { inlineString: 'CA' } });
+    const combined = (ctx.commonTlsContext as Obj).combinedValidationContext as Obj;
+    assert.equal((combined.validationContextSdsSecretConfig as Obj).name, 'kubernetes://c-cacert');
+    const sans = (combined.defaultValidationContext as Obj).matchTypedSubjectAltNames as Array<{ sanType: string; matcher: Obj }>;
+    assert.deepEqual(sans.map((m) => m.sanType), ['DNS', 'URI', 'EMAIL', 'IP_ADDRESS']);
+    assert.ok(sans.every((m) => (m.matcher as { exact: string }).exact === 'client.example.com'));
+    assert.deepEqual(byName(r.secrets, 'kubernetes://c-cacert').validationContext, { trustedCa: { inlineString: TEST_CERT } });
   });
   it('httpsRedirect: virtual hosts require TLS (Envoy answers 301), also for hosts no VirtualService declares', () => {
     const r = gateway(gw([http(80, ['a.example.com', 'b.example.com'], { tls: { httpsRedirect: true } })]), vs('a', ['a.example.com'], toReviews), reviews);
@@ -113,6 +133,26 @@ describe('gateway TLS', () => {
     assert.deepEqual(chains[0].filterChainMatch, { serverNames: ['a.example.com'] });
     assert.equal(chains[0].transportSocket, undefined);
     assert.equal(hcm(chains[0]).cluster, 'outbound|9080||reviews.default.svc.cluster.local');
+  });
+  it('AUTO_PASSTHROUGH: a chain per outbound cluster the server hosts admit, matched by Istio\'s SNI, no VirtualService needed', () => {
+    const auto = { port: { number: 15443, name: 'tls', protocol: 'TLS' }, hosts: ['*.svc.cluster.local'], tls: { mode: 'AUTO_PASSTHROUGH' } };
+    const dr = 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: default}\nspec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}';
+    const other = service('ext', 'default', [{ name: 'tls', port: 443 }], [{ ip: '10.244.2.1', labels: {} }]);
+    const r = gateway(gw([auto]), reviews, other, dr);
+    const chains = byName(r.listeners, '0.0.0.0_15443').filterChains as Obj[];
+    assert.deepEqual(chains.map((c) => [(c.filterChainMatch as { serverNames: string[] }).serverNames[0], hcm(c).cluster]), [
+      ['outbound_.443_._.ext.default.svc.cluster.local', 'outbound|443||ext.default.svc.cluster.local'],
+      ['outbound_.9080_.v1_.reviews.default.svc.cluster.local', 'outbound|9080|v1|reviews.default.svc.cluster.local'],
+      ['outbound_.9080_._.reviews.default.svc.cluster.local', 'outbound|9080||reviews.default.svc.cluster.local'],
+    ]);
+    assert.ok(chains.every((c) => c.transportSocket === undefined), 'TLS is not terminated');
+    const narrow = gateway(gw([{ ...auto, hosts: ['reviews.default.svc.cluster.local'] }]), reviews, other, dr);
+    assert.equal((byName(narrow.listeners, '0.0.0.0_15443').filterChains as Obj[]).length, 2, 'only the clusters of the admitted host');
+  });
+  it('ISTIO_MUTUAL servers are skipped with a note (no mesh certificates)', () => {
+    const r = gateway(gw([{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['a.example.com'], tls: { mode: 'ISTIO_MUTUAL' } }]), vs('a', ['a.example.com'], toReviews), reviews);
+    assert.deepEqual(r.listeners, []);
+    assert.ok(r.notes?.some((n) => n.includes('ISTIO_MUTUAL')), String(r.notes));
   });
   it('TCP server: tcp_proxy to the tcp route destination (weighted when several)', () => {
     const tcp = { port: { number: 3306, name: 'tcp', protocol: 'TCP' }, hosts: ['*'] };

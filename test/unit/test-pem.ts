@@ -1,0 +1,28 @@
+/**
+ * A real self-signed EC certificate (test.example.com, valid for 100 years) with its key, and a key
+ * that does not match it: Secrets in unit and golden tests must hold material Envoy would accept.
+ */
+export const TEST_CERT = `-----BEGIN CERTIFICATE-----
+MIIBqTCCAVCgAwIBAgIUYIvnZj1fimMtSRa9lxhfCAPpLM4wCgYIKoZIzj0EAwIw
+GzEZMBcGA1UEAwwQdGVzdC5leGFtcGxlLmNvbTAgFw0yNjExMjkwMTAyNThaGA8y
+MTI2MTEwNTAxMDI1OFowGzEZMBcGA1UEAwwQdGVzdC5leGFtcGxlLmNvbTBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABP+03wprbj+aZEHlnsNRT8wbJRZdm2F5Pbzj
+dQ0HR0+P0oTASizqDZYze1CoOa1lvefuxVmghNLbAo6tsV1ORX+jcDBuMB0GA1Ud
+DgQWBBRvIuEHoNzHb4ptbOWCwt91jqy9PTAfBgNVHSMEGDAWgBRvIuEHoNzHb4pt
+bOWCwt91jqy9PTAPBgNVHRMBAf8EBTADAQH/MBsGA1UdEQQUMBKCEHRlc3QuZXhh
+bXBsZS5jb20wCgYIKoZIzj0EAwIDRwAwRAIgGFhXW5QD70IEaHQ6Kw9xiiMcZqS8
+hOU7igliawnsqs8CIB0bzGxoLlubQjn7OujwDcAF8ArdHWvY3RpXVAbkB2dy
+-----END CERTIFICATE-----
+`;
+export const TEST_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgLif5l9P0XPKxB4EQ
+sH25V0ysx4dAqz2H1VLLcx/9LI+hRANCAAT/tN8Ka24/mmRB5Z7DUU/MGyUWXZth
+eT2843UNB0dPj9KEwEos6g2WM3tQqDmtZb3n7sVZoITS2wKOrbFdTkV/
+-----END PRIVATE KEY-----
+`;
+export const OTHER_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgbZJfEhf2j1qL8J4Z
+KlWr+z0tHSMpXyy7Y3cH16FKc5+hRANCAATh+BnxETEN5HJT5+Ud02PT8YomQQzg
+P5YYbysqY9TkGWm5Cd3tGyeFQaVCb10mPad6rDM+VzcXaDcsApDsrQEd
+-----END PRIVATE KEY-----
+`;
