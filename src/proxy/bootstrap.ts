@@ -100,3 +100,35 @@ export function buildBootstrap(opts: BootstrapOptions): Record<string, unknown> 
     },
   };
 }
+
+export interface GrpcBootstrapOptions {
+  nodeId: string;
+  labels?: Record<string, string>;
+  namespace?: string;
+  /** HOST:PORT or unix:///path/to/xds.sock */
+  xdsAddress: string;
+  /** Extra node metadata. */
+  metadata?: Record<string, string>;
+}
+
+/**
+ * A gRPC xDS bootstrap (the file GRPC_XDS_BOOTSTRAP names) for a proxyless gRPC client, shaped like
+ * the one Istio's agent writes: one ADS server (plaintext, xDS v3) and a node whose metadata says
+ * GENERATOR "grpc", so that meshpilot serves it the gRPC flavour of the configuration.
+ */
+export function buildGrpcBootstrap(opts: GrpcBootstrapOptions): Record<string, unknown> {
+  const parts = opts.nodeId.split('~');
+  const podDotNs = parts[2] ?? '';
+  const namespace = opts.namespace ?? (podDotNs.includes('.') ? podDotNs.slice(podDotNs.lastIndexOf('.') + 1) : 'default');
+  if (!opts.xdsAddress.startsWith('unix:')) socketAddress(opts.xdsAddress);
+  const ip = parts[1];
+  return {
+    xds_servers: [{ server_uri: opts.xdsAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    node: {
+      id: opts.nodeId,
+      cluster: `${podDotNs.split('.')[0] || 'proxyless'}.${namespace}`,
+      locality: {},
+      metadata: { ...(opts.metadata ?? {}), GENERATOR: 'grpc', NAMESPACE: namespace, LABELS: opts.labels ?? {}, ...(ip ? { INSTANCE_IPS: ip } : {}) },
+    },
+  };
+}

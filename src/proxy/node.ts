@@ -21,6 +21,14 @@ export interface ProxyInfo {
   metadata: Record<string, unknown>;
 }
 
+/**
+ * A proxyless gRPC client (Istio: node metadata GENERATOR "grpc"): it speaks xDS itself, asks for
+ * API listeners by name (`host:port`) and gets the gRPC flavour of the configuration.
+ */
+export function isProxylessGrpc(proxy: Pick<ProxyInfo, 'metadata'>): boolean {
+  return proxy.metadata.GENERATOR === 'grpc';
+}
+
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
 export function parseNodeId(id: string, metadata: Record<string, unknown> = {}): ParseResult<ProxyInfo> {

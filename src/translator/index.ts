@@ -3,11 +3,12 @@
  * name so that equal inputs give equal output.
  */
 import type { ConfigSnapshot } from '../registry/model.js';
-import type { ProxyInfo } from '../proxy/node.js';
+import { isProxylessGrpc, type ProxyInfo } from '../proxy/node.js';
 import { isVisibleTo } from '../registry/services.js';
 import { blackHoleCluster, buildServiceClusters } from './clusters.js';
 import { buildGatewayListeners } from './gateway-listeners.js';
 import { buildGatewayRoutes } from './gateway-routes.js';
+import { translateProxylessGrpc } from './grpc-proxyless.js';
 import { mergeGatewayServers } from './gateway-servers.js';
 import { computeScope } from './scope.js';
 import { buildSidecarInbound, specialClusters } from './sidecar-inbound.js';
@@ -67,6 +68,7 @@ export function withWorkloadLabels(snapshot: ConfigSnapshot, proxy: ProxyInfo): 
 export function translate(snapshot: ConfigSnapshot, proxy: ProxyInfo): TranslationResult {
   const p = withWorkloadLabels(snapshot, proxy);
   if (p.type === 'router') return translateGateway(snapshot, p);
+  if (isProxylessGrpc(p)) return translateProxylessGrpc(snapshot, p);
   return translateSidecar(snapshot, p);
 }
 

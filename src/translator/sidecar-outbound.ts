@@ -45,7 +45,7 @@ export function serviceDomains(svc: MeshService, port: number, proxyNamespace: s
 }
 
 /** The VirtualService (mesh) that owns a host: exact host first, then the most specific wildcard. */
-function owningVirtualService(vss: readonly VirtualService[], host: string, domainSuffix: string): VirtualService | undefined {
+export function owningVirtualService(vss: readonly VirtualService[], host: string, domainSuffix: string): VirtualService | undefined {
   let best: { vs: VirtualService; score: number } | undefined;
   for (const vs of vss) {
     for (const h of vs.spec.hosts ?? []) {
