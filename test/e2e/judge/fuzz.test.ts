@@ -6,6 +6,10 @@
  * Runs: MESHPILOT_FUZZ_RUNS (default 100 in npm test; `npm run fuzz` runs 2,000).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
@@ -20,6 +24,18 @@ import { selfSignedCert, tlsSecret } from '../gateway/fixture.js';
 const RUNS = Number(process.env.MESHPILOT_FUZZ_RUNS ?? 100);
 const SERVICES = ['reviews', 'ratings', 'details'];
 const cert = selfSignedCert('fuzz.example.com', ['fuzz.example.com', '*.example.com']);
+const ecCert = ecSelfSignedCert('fuzz.example.com');
+
+function ecSelfSignedCert(cn: string): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'meshpilot-fuzz-ec-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${cn}`,
+      '-addext', `subjectAltName=DNS:${cn}`, '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
+    return { cert: readFileSync(join(dir, 'c.pem'), 'utf8'), key: readFileSync(join(dir, 'k.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 const duration = fc.constantFrom('1ms', '250ms', '1s', '1.5s', '10s', '2m', '1h2m');
 const percent = fc.record({ value: fc.double({ min: 0, max: 100, noNaN: true }) });
@@ -102,6 +118,15 @@ const meshConfig = fc.record({
   policies: fc.array(fc.option(trafficPolicy, { nil: undefined }), { minLength: 3, maxLength: 3 }),
   tcpWeights: fc.tuple(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 1, max: 100 })),
   withHttps: fc.boolean(),
+  /** Gateway TLS server shapes on port 8443 beside the HTTPS server. */
+  tlsServer: fc.option(fc.record({
+    mode: fc.constantFrom('SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL', 'PASSTHROUGH', 'AUTO_PASSTHROUGH'),
+    credentialNames: fc.boolean(),
+    withCaSecret: fc.boolean(),
+    subjectAltNames: fc.option(fc.constant(['spiffe://cluster.local/ns/default/sa/client', 'client.example.com']), { nil: undefined }),
+    versions: fc.option(fc.constantFrom(['TLSV1_2', 'TLSV1_3'], ['TLSV1_3', 'TLSV1_3'], ['TLSV1_2', 'TLSV1_2'], ['TLS_AUTO', 'TLS_AUTO']), { nil: undefined }),
+    cipherSuites: fc.option(fc.constantFrom(['ECDHE-RSA-AES128-GCM-SHA256'], ['ECDHE-ECDSA-AES256-GCM-SHA384', 'NOT-A-CIPHER'], ['ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256']), { nil: undefined }),
+  }), { nil: undefined }),
   /** The gateway VirtualService hands /delegated to a delegate VirtualService with these rules. */
   delegateRoutes: fc.option(fc.array(httpRoute, { minLength: 1, maxLength: 3 }), { nil: undefined }),
   serviceEntries: fc.array(serviceEntry, { maxLength: 2 }),
@@ -122,8 +147,24 @@ function objectsFor(c: MeshConfig): unknown[] {
   });
   const servers: unknown[] = [{ port: { number: 8080, name: 'http', protocol: 'HTTP' }, hosts: ['*.example.com'] }, { port: { number: 9000, name: 'tcp', protocol: 'TCP' }, hosts: ['*'] }];
   if (c.withHttps) servers.push({ port: { number: 8443, name: 'https', protocol: 'HTTPS' }, hosts: ['fuzz.example.com'], tls: { mode: 'SIMPLE', credentialName: 'fuzz-cert' } });
+  if (c.tlsServer) {
+    const t = c.tlsServer;
+    const passthrough = t.mode === 'PASSTHROUGH' || t.mode === 'AUTO_PASSTHROUGH';
+    const tls: Record<string, unknown> = { mode: t.mode };
+    if (!passthrough) {
+      if (t.credentialNames) tls.credentialNames = ['fuzz-cert', 'fuzz-ec'];
+      else tls.credentialName = t.withCaSecret ? 'fuzz-ca' : 'fuzz-cert';
+      if (t.subjectAltNames && t.mode !== 'SIMPLE') tls.subjectAltNames = t.subjectAltNames;
+      if (t.versions) { tls.minProtocolVersion = t.versions[0]; tls.maxProtocolVersion = t.versions[1]; }
+      if (t.cipherSuites) tls.cipherSuites = t.cipherSuites;
+    }
+    servers.push({ port: { number: 8443, name: 'tls-extra', protocol: passthrough ? 'TLS' : 'HTTPS' }, hosts: passthrough ? ['*.passthrough.example.com'] : ['secure.example.com'], tls });
+  }
   docs.push({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'default' }, spec: { selector: { istio: 'ingressgateway' }, servers } });
-  docs.push(tlsSecret('fuzz-cert', 'istio-system', cert));
+  docs.push(tlsSecret('fuzz-cert', 'istio-system', cert), tlsSecret('fuzz-ec', 'istio-system', ecCert));
+  // A Secret with ca.crt (MUTUAL from one Secret) and a separate NAME-cacert Secret for fuzz-cert.
+  docs.push({ ...(tlsSecret('fuzz-ca', 'istio-system', cert) as { data: Record<string, string> }), data: { ...(tlsSecret('fuzz-ca', 'istio-system', cert) as { data: Record<string, string> }).data, 'ca.crt': Buffer.from(cert.cert).toString('base64') } });
+  docs.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'fuzz-cert-cacert', namespace: 'istio-system' }, data: { cacert: Buffer.from(cert.cert).toString('base64') } });
   const withPort = (r: Record<string, unknown>) => ('route' in r ? { ...r, route: (r.route as Array<{ destination: Record<string, unknown> }>).map((d) => ({ ...d, destination: { ...d.destination, port: { number: 9080 } } })) } : r);
   const withMirrorPort = (r: Record<string, unknown>) => (r.mirror ? { ...r, mirror: { ...(r.mirror as object), port: { number: 9080 } } } : r);
   docs.push({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'edge', namespace: 'default' }, spec: { hosts: ['fuzz.example.com', 'api.example.com'], gateways: ['gw'], http: c.gatewayRoutes.map((r) => withMirrorPort(withPort(r as Record<string, unknown>))),
