@@ -16,7 +16,7 @@ import { translate } from '../translator/index.js';
 import { proxyNeedsPush } from '../xds/push-scope.js';
 import { TokenFileAuthenticator, TokenReviewAuthenticator, type XdsAuthenticator } from '../xds/auth.js';
 import { XdsServer } from '../xds/server.js';
-import { redactSecrets } from './translate.js';
+import { redactSecretData, redactSecrets } from './translate.js';
 
 export interface ServeOptions {
   /** File mode: a folder of YAML. */
@@ -80,7 +80,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const admin: AdminServer = await startAdminServer(opts.adminAddress, {
     metrics,
     isReady: () => ready,
-    configz: () => registry.objects(),
+    // Secrets' values (private keys) never leave the process: their keys are listed, values redacted.
+    configz: () => registry.objects().map((o) => (o.kind === 'Secret' ? redactSecretData(o) : o)),
     syncz: () => xds.syncStatus(),
     // What the proxy was last given, not a fresh translation: no extra work, and the truth.
     proxyConfig: (id) => {

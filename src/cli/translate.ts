@@ -20,6 +20,13 @@ export function redactSecrets(resources: XdsResources): XdsResources {
   return { ...resources, secrets: resources.secrets.map((s) => ({ name: s.name, value: redact(s.value) as Record<string, unknown> })) };
 }
 
+/** A Kubernetes Secret with every value of `data`/`stringData` replaced by a marker (keys kept). */
+export function redactSecretData<T extends { kind: string }>(secret: T): T {
+  const o = secret as unknown as { data?: Record<string, string>; stringData?: Record<string, string> };
+  const hide = (m?: Record<string, string>) => (m ? Object.fromEntries(Object.keys(m).map((k) => [k, '[redacted]'])) : undefined);
+  return { ...secret, ...(o.data ? { data: hide(o.data) } : {}), ...(o.stringData ? { stringData: hide(o.stringData) } : {}) };
+}
+
 export function registerTranslate(program: Command): void {
   program
     .command('translate')

@@ -147,6 +147,36 @@ describe('secure xDS: TLS, bearer tokens, identity and Secret scoping', () => {
   });
 });
 
+describe('debug endpoints reveal no private key', () => {
+  it('/debug/configz lists Secrets with redacted values; /debug/config_dump redacts private keys', async () => {
+    const cfg = new ConfigDir();
+    const c = selfSignedCert('redact.example.com', ['redact.example.com']);
+    cfg.write('secret.yaml', [tlsSecret('redact-cert', 'istio-system', c), {
+      apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'istio-system' },
+      spec: { selector: GATEWAY_LABELS, servers: [{ port: { number: await freePort(), name: 'https', protocol: 'HTTPS' }, bind: '127.0.0.1', hosts: ['*/redact.example.com'], tls: { mode: 'SIMPLE', credentialName: 'redact-cert' } }] },
+    }]);
+    const mp = await startMeshpilot({ configDir: cfg.dir });
+    const s = openStream(mp.xdsAddress, grpc.credentials.createInsecure());
+    try {
+      const keyB64 = Buffer.from(c.key).toString('base64');
+      const keyBody = c.key.split('\n')[1];
+      const configz = (await mp.getText('/debug/configz')).body;
+      assert.match(configz, /redact-cert/);
+      assert.match(configz, /\[redacted\]/);
+      assert.ok(!configz.includes(keyB64) && !configz.includes(keyBody), 'no private key in /debug/configz');
+      s.send({ node: { id: GATEWAY_NODE, metadata: { fields: { LABELS: { structValue: { fields: { istio: { stringValue: 'ingressgateway' } } } } } } }, typeUrl: TYPE_URLS.secrets, resourceNames: ['kubernetes://redact-cert'] });
+      await eventually(async () => s.responses.length > 0, 'the Secret was sent', 10_000);
+      const dump = (await mp.getText(`/debug/config_dump?proxyID=${encodeURIComponent(GATEWAY_NODE)}`)).body;
+      assert.match(dump, /kubernetes:\/\/redact-cert/);
+      assert.ok(!dump.includes(keyBody) && !dump.includes(keyB64), 'no private key in /debug/config_dump');
+    } finally {
+      s.close();
+      await mp.stop();
+      cfg.remove();
+    }
+  });
+});
+
 async function refusedCount(mp: MeshpilotProcess): Promise<number> {
   const text = (await mp.getText('/metrics')).body;
   const m = /^meshpilot_xds_refused_secrets_total (\d+)/m.exec(text);
