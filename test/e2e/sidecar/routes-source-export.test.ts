@@ -2,7 +2,7 @@
  * VirtualService rows that depend on who calls, through real sidecars in pod network namespaces:
  * match.sourceLabels (the calling workload's labels) and match.sourceNamespace, and exportTo — a
  * VirtualService exported to "." steers only sidecars of its own namespace, one exported to "*"
- * every namespace's.
+ * every namespace's; two VirtualServices for one host: sidecars use the older, and the conflict is logged.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -23,8 +23,8 @@ if (unsupported) throw new Error(`sidecar tests need a pod network: ${unsupporte
 
 const WEB = 'web.default.svc.cluster.local';
 const subset = (v: string) => ({ destination: { host: WEB, subset: v } });
-const vs = (name: string, namespace: string, http: unknown[], exportTo?: string[]) =>
-  ({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace }, spec: { hosts: [WEB], http, ...(exportTo ? { exportTo } : {}) } });
+const vs = (name: string, namespace: string, http: unknown[], exportTo?: string[], creationTimestamp?: string) =>
+  ({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace, ...(creationTimestamp ? { creationTimestamp } : {}) }, spec: { hosts: [WEB], http, ...(exportTo ? { exportTo } : {}) } });
 
 describe('VirtualService source matches and exportTo through real sidecars', () => {
   const net = new PodNetwork();
@@ -111,5 +111,16 @@ describe('VirtualService source matches and exportTo through real sidecars', () 
     cfg.write('routes.yaml', [vs('web-team', 'team', [{ route: [subset('v2')] }], ['default'])]);
     await eventually(async () => ((await loop('client-b', {}, 20)).counts['web-v1'] ?? 0) > 0, 'team no longer steered', 20_000);
     assert.deepEqual(await loop('client-a', {}, 20), { counts: { 'web-v2': 20 }, failures: [] }, 'a namespace named in exportTo is steered');
+  });
+
+  it('two VirtualServices for one host: sidecars use the older one only, and the conflict is logged', async () => {
+    cfg.write('routes.yaml', [
+      // "a-newer" sorts first by name: only the creation time makes "z-older" win.
+      vs('a-newer', 'default', [{ route: [subset('v1')] }], undefined, '2024-02-01T00:00:00Z'),
+      vs('z-older', 'default', [{ route: [subset('v2')] }], undefined, '2024-01-01T00:00:00Z'),
+    ]);
+    await eventually(() => only('client-b', {}, 'web-v2'), 'the older VirtualService applies', 20_000);
+    assert.deepEqual(await loop('client-a', {}, 20), { counts: { 'web-v2': 20 }, failures: [] });
+    await mp.waitForLog((e) => String(e.msg).includes(`host ${WEB}: VirtualServices default/z-older and default/a-newer both route it for sidecars`));
   });
 });
