@@ -123,4 +123,18 @@ describe('VirtualService source matches and exportTo through real sidecars', () 
     assert.deepEqual(await loop('client-a', {}, 20), { counts: { 'web-v2': 20 }, failures: [] });
     await mp.waitForLog((e) => String(e.msg).includes(`host ${WEB}: VirtualServices default/z-older and default/a-newer both route it for sidecars`));
   });
+
+  it('per-match gateways on a VirtualService bound to mesh and a gateway: sidecars take only rows for mesh', async () => {
+    cfg.write('routes.yaml', [{ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'web', namespace: 'default' }, spec: {
+      hosts: [WEB], gateways: ['mesh', 'istio-system/gw'],
+      http: [
+        { match: [{ gateways: ['istio-system/gw'] }], route: [subset('v2')] },
+        { match: [{ gateways: ['mesh'], headers: { 'x-case': { exact: 'mesh' } } }], route: [subset('v2')] },
+        { route: [subset('v1')] },
+      ],
+    } }]);
+    await eventually(() => only('client-a', {}, 'web-v1'), 'the gateway-only row is not on sidecars', 20_000);
+    assert.deepEqual(await loop('client-a', {}, 20), { counts: { 'web-v1': 20 }, failures: [] });
+    assert.deepEqual(await loop('client-b', { 'x-case': 'mesh' }, 20), { counts: { 'web-v2': 20 }, failures: [] }, 'the mesh row applies');
+  });
 });
