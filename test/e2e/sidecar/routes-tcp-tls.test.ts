@@ -99,7 +99,7 @@ describe('VirtualService tcp and tls routes on real sidecars', () => {
       { apiVersion: API, kind: 'VirtualService', metadata: { name: 'db2', namespace: 'default' }, spec: { hosts: ['db2'], tcp: [
         { match: [{ destinationSubnets: [`${db2Vip}/32`] }], route: [db('v2')] },
       ] } },
-      { apiVersion: API, kind: 'VirtualService', metadata: { name: 'secure', namespace: 'default' }, spec: { hosts: ['secure'], tls: [
+      { apiVersion: API, kind: 'VirtualService', metadata: { name: 'secure', namespace: 'default' }, spec: { hosts: ['secure', '*.secure.example'], tls: [
         { match: [{ sniHosts: ['c.secure.example'], port: 8443 }], route: [{ destination: { host: 'secure', subset: 'a' } }] },
         { match: [{ sniHosts: ['a.secure.example'], port: 443 }], route: [{ destination: { host: 'secure', subset: 'a' } }] },
         { match: [{ sniHosts: ['b.secure.example'] }], route: [{ destination: { host: 'secure', subset: 'b' } }] },

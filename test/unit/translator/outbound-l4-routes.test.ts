@@ -10,7 +10,7 @@ const snap = snapshot('');
 const proxy = sidecarProxy({ app: 'client', role: 'a' });
 
 function vs(spec: string): VirtualService {
-  return objects(`apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v, namespace: default}\nspec:\n  hosts: [db]\n${spec}`)[0] as VirtualService;
+  return objects(`apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v, namespace: default}\nspec:\n  hosts: [db, "*.example"]\n${spec}`)[0] as VirtualService;
 }
 
 /** [match, cluster] per chain, for compact assertions. */
