@@ -2,7 +2,7 @@
  * VirtualService `tcp` and `tls` routes on real sidecars (pods in network namespaces, traffic
  * captured by iptables): TCP routes chosen by the client's labels (sourceLabels) and by the
  * destination address (destinationSubnets, falling through when it does not contain it); TLS routes
- * chosen by SNI (sniHosts, with match.port) on a service VIP, TLS not terminated, unknown SNI refused.
+ * chosen by SNI (sniHosts, with match.port and destinationSubnets) on a service VIP, TLS not terminated, unknown SNI refused.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -103,6 +103,8 @@ describe('VirtualService tcp and tls routes on real sidecars', () => {
         { match: [{ sniHosts: ['c.secure.example'], port: 8443 }], route: [{ destination: { host: 'secure', subset: 'a' } }] },
         { match: [{ sniHosts: ['a.secure.example'], port: 443 }], route: [{ destination: { host: 'secure', subset: 'a' } }] },
         { match: [{ sniHosts: ['b.secure.example'] }], route: [{ destination: { host: 'secure', subset: 'b' } }] },
+        // An SNI route restricted to destination addresses the VIP is not in: never taken here.
+        { match: [{ sniHosts: ['s.secure.example'], destinationSubnets: ['192.0.2.0/24'] }], route: [{ destination: { host: 'secure', subset: 'a' } }] },
       ] } },
     ]);
     const xdsSocket = join(work, 'xds.sock');
@@ -139,10 +141,11 @@ describe('VirtualService tcp and tls routes on real sidecars', () => {
     assert.deepEqual(await tcp('client-a', 'db2', 20), { 'db-v2': 20 }, 'db2 has only db-v1 as endpoint: v2 came from the route');
   });
 
-  it('tls: routed by SNI (sniHosts, match.port) without terminating TLS; an SNI with no route is refused', async () => {
+  it('tls: routed by SNI (sniHosts, match.port, destinationSubnets) without terminating TLS; an SNI with no route is refused', async () => {
     assert.equal(await tlsTo('client-a', 'a.secure.example'), 'tls-a');
     assert.equal(await tlsTo('client-a', 'b.secure.example'), 'tls-b');
     assert.equal(await tlsTo('client-b', 'b.secure.example'), 'tls-b');
+    assert.equal(await tlsTo('client-a', 's.secure.example'), '', 'sniHosts + destinationSubnets outside the VIP: no route');
     assert.equal(await tlsTo('client-a', 'c.secure.example'), '', 'its only route is for port 8443');
     assert.equal(await tlsTo('client-a', 'other.example'), '');
     assert.deepEqual(nacksIn(await mp.getJson<Syncz>('/debug/syncz')), [], 'no NACK');
