@@ -157,6 +157,11 @@ function checkHttpRoute(issues: Issues, path: string, r: HTTPRoute, isDelegate: 
   }
 }
 
+/** Istio: an SNI host must be a subset of a VirtualService host ("*", equal, or under its wildcard). */
+function sniWithinHost(sni: string, host: string): boolean {
+  return host === '*' || sni === host || (host.startsWith('*.') && sni.endsWith(host.slice(1)));
+}
+
 function checkL4Route(issues: Issues, path: string, route: RouteDestination[] | undefined): void {
   if (!route || route.length === 0) return issues.error(`${path}.route`, 'at least one route destination is required');
   route.forEach((d, i) => checkDestination(issues, `${path}.route[${i}].destination`, d.destination));
@@ -198,7 +203,12 @@ export function validateVirtualServiceSpec(spec: VirtualServiceSpec): Issues {
     if (r.match.length === 0) issues.error(`spec.tls[${i}].match`, 'at least one match with sniHosts is required');
     r.match.forEach((m, j) => {
       if (m.sniHosts.length === 0) issues.error(`spec.tls[${i}].match[${j}].sniHosts`, 'at least one SNI host is required');
-      m.sniHosts.forEach((h, k) => checkWildcardHost(issues, `spec.tls[${i}].match[${j}].sniHosts[${k}]`, h));
+      m.sniHosts.forEach((h, k) => {
+        checkWildcardHost(issues, `spec.tls[${i}].match[${j}].sniHosts[${k}]`, h);
+        if (!(spec.hosts ?? []).some((vh) => sniWithinHost(h.toLowerCase(), vh.toLowerCase()))) {
+          issues.error(`spec.tls[${i}].match[${j}].sniHosts[${k}]`, `SNI host "${h}" is not within any of the VirtualService hosts [${(spec.hosts ?? []).join(', ')}]`);
+        }
+      });
       (m.destinationSubnets ?? []).forEach((s, k) => checkIpOrCidr(issues, `spec.tls[${i}].match[${j}].destinationSubnets[${k}]`, s));
       checkLabels(issues, `spec.tls[${i}].match[${j}].sourceLabels`, m.sourceLabels);
     });

@@ -11,6 +11,7 @@ import { indexDestinationRules } from './destination-rules.js';
 import type { ConfigSnapshot, MeshService, Namespace, TlsSecret } from './model.js';
 import { compareByCreation, compareByNamespacedName, compareStrings } from './ordering.js';
 import { secretFromKubernetes } from './secrets.js';
+import { meshHostConflicts } from './vs-conflicts.js';
 import { indexPods, isVisibleTo, labelsMatch, parseExportTo, serviceFromKubernetes, servicesFromServiceEntry } from './services.js';
 
 export { secretFromKubernetes } from './secrets.js';
@@ -130,7 +131,7 @@ export function snapshotFromObjects(objects: readonly Resource[], opts: Snapshot
   return {
     version: opts.version ?? 0,
     mesh: { rootNamespace, domainSuffix },
-    notes: delegation.notes,
+    notes: [...delegation.notes, ...meshHostConflicts(vsByGateway.get('mesh') ?? [], domainSuffix)],
     virtualServices, destinationRules, gateways, serviceEntries, sidecars, services, namespaces,
     serviceByHost: (h) => hostIndex.get(h),
     secret: (ns, name) => secrets.get(`${ns}/${name}`),

@@ -27,11 +27,12 @@ interface PortChains {
   fallback?: Obj;
 }
 
-const TLS_INSPECTOR = { name: 'envoy.filters.listener.tls_inspector', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } };
+export const TLS_INSPECTOR = { name: 'envoy.filters.listener.tls_inspector', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } };
 
-function cidrRange(cidr: string): Obj {
+/** A CIDR (or a bare address: a single host) → an Envoy CidrRange. */
+export function cidrRange(cidr: string): Obj {
   const [address, len] = cidr.split('/');
-  return { addressPrefix: address, prefixLen: { value: Number(len) } };
+  return { addressPrefix: address, prefixLen: { value: len === undefined ? (address.includes(':') ? 128 : 32) : Number(len) } };
 }
 
 export class WildcardTcpChains {

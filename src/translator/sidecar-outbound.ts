@@ -5,10 +5,9 @@
  * ports: outbound-wildcard-tcp.ts); the rest goes to PassthroughCluster (ALLOW_ANY; the Sidecar's
  * egressProxy when set) or BlackHoleCluster (REGISTRY_ONLY).
  */
-import type { TCPRoute, VirtualService } from '../api/index.js';
+import type { VirtualService } from '../api/index.js';
 import { hostMatches, hostSpecificity, resolveShortName } from '../registry/hosts.js';
 import type { ConfigSnapshot, MeshService, ServicePort } from '../registry/model.js';
-import { labelsMatch } from '../registry/services.js';
 import type { ProxyInfo } from '../proxy/node.js';
 import { outboundClusterName } from './destinations.js';
 import { BLACKHOLE_CLUSTER } from './clusters.js';
@@ -16,8 +15,9 @@ import { httpConnectionManager } from './http-connection-manager.js';
 import { buildHttpRoutes } from './http-routes.js';
 import { defaultRetryPolicy } from './route-policies.js';
 import type { SidecarScope } from './scope.js';
-import { buildRouteTcpProxy, tcpProxyFilter } from './tcp-proxy.js';
-import { WildcardTcpChains } from './outbound-wildcard-tcp.js';
+import { tcpProxyFilter } from './tcp-proxy.js';
+import { TLS_INSPECTOR, WildcardTcpChains } from './outbound-wildcard-tcp.js';
+import { buildTcpRouteChains, buildTlsRouteChains, matchesOnSni } from './outbound-l4-routes.js';
 import type { NamedResource } from './types.js';
 import { compareStrings } from './ordering.js';
 
@@ -63,13 +63,7 @@ export interface OutboundResult {
   routes: NamedResource[];
 }
 
-function tcpRouteApplies(r: TCPRoute, port: number, proxy: ProxyInfo): boolean {
-  if (!r.match?.length) return true;
-  return r.match.some((m) => (m.port === undefined || m.port === port)
-    && (!m.gateways?.length || m.gateways.includes('mesh'))
-    && (!m.sourceLabels || labelsMatch(m.sourceLabels, proxy.labels))
-    && (!m.sourceNamespace || m.sourceNamespace === proxy.namespace));
-}
+const TLS_PROTOCOLS = new Set(['TLS', 'HTTPS']);
 
 export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, scope: SidecarScope): OutboundResult {
   const listeners: NamedResource[] = [];
@@ -92,15 +86,20 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
         vhosts.push({ name: `${svc.hostname}:${port.port}`, domains: serviceDomains(svc, port.port, proxy.namespace, suffix), routes: routesForHost, includeRequestAttemptCount: true });
         httpPorts.set(port.port, vhosts);
       } else if (port.protocol !== 'UDP') {
-        const tcpRoute = vs?.spec.tcp?.find((r) => tcpRouteApplies(r, port.port, proxy));
+        // The VirtualService's tcp / tls routes (outbound-l4-routes.ts), else the service's own cluster.
         const cluster = outboundClusterName(port.port, '', svc.hostname);
-        const filter = tcpRoute?.route?.length ? buildRouteTcpProxy(snapshot, proxy, tcpRoute.route, vs!, port.port) : tcpProxyFilter(cluster, { cluster });
-        wildcardTcp.add(svc, port, filter);
+        const fallback = tcpProxyFilter(cluster, { cluster });
+        const chains = TLS_PROTOCOLS.has(port.protocol)
+          ? buildTlsRouteChains(snapshot, proxy, vs, port.port, fallback)
+          : buildTcpRouteChains(snapshot, proxy, vs, port.port, fallback);
+        // CIDR / address-less services share the wildcard listener: the chain without runtime match.
+        wildcardTcp.add(svc, port, (chains.find((c) => !c.filterChainMatch) ?? chains[0]).filters[0]);
         for (const vip of svc.addresses.filter((a) => !a.includes('/'))) {
           const name = `${vip}_${port.port}`;
           listeners.push({ name, value: {
             name, address: { socketAddress: { address: vip, portValue: port.port } }, bindToPort: { value: false }, trafficDirection: 'OUTBOUND',
-            filterChains: [{ filters: [filter] }],
+            ...(matchesOnSni(chains) ? { listenerFilters: [TLS_INSPECTOR] } : {}),
+            filterChains: chains,
           } });
         }
       }

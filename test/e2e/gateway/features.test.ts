@@ -4,40 +4,12 @@
  * fault injection rates, retries, timeouts, mirroring and CORS.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
 import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
 import { freePort } from '../../helpers/ports.js';
 import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, get, nacksIn, type Reply } from './fixture.js';
-
-interface Seen { name: string; method: string; path: string; headers: IncomingMessage['headers'] }
-
-/** A backend that records what it receives; behaviour per request can be scripted. */
-class Backend {
-  readonly seen: Seen[] = [];
-  server!: Server;
-  port = 0;
-  behave: (req: IncomingMessage, n: number) => { status?: number; delayMs?: number } = () => ({});
-  constructor(readonly name: string) {}
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      this.seen.push({ name: this.name, method: req.method ?? '', path: req.url ?? '', headers: req.headers });
-      const b = this.behave(req, this.seen.length);
-      req.resume();
-      setTimeout(() => {
-        res.writeHead(b.status ?? 200, { 'content-type': 'application/json', 'x-backend': this.name, server: 'test-backend' });
-        res.end(JSON.stringify({ name: this.name, path: req.url, headers: req.headers }));
-      }, b.delayMs ?? 0);
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    const a = this.server.address();
-    this.port = a && typeof a === 'object' ? a.port : 0;
-  }
-  close(): Promise<void> {
-    return new Promise((r) => { this.server.closeAllConnections(); this.server.close(() => r()); });
-  }
-}
+import { Backend } from './recording-backend.js';
 
 function send(port: number, path: string, headers: Record<string, string>, method = 'GET'): Promise<Reply> {
   return get(port, path, headers, { method, timeoutMs: 10_000 });

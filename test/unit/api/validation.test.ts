@@ -60,6 +60,7 @@ const cases: Case[] = [
   ['tcp route needs destination', virtualService((s) => { delete s.http; s.tcp = [{ match: [{ port: 27017 }] }]; }), { path: 'spec.tcp[0].route', message: /at least one route/ }],
   ['tcp destinationSubnets', virtualService((s) => { delete s.http; s.tcp = [{ match: [{ destinationSubnets: ['10.0.0.0/33'] }], route: [{ destination: { host: 'db' } }] }]; }), { path: 'spec.tcp[0].match[0].destinationSubnets[0]', message: /CIDR/ }],
   ['tls route needs sniHosts', virtualService((s) => { delete s.http; s.tls = [{ match: [{ sniHosts: [] }], route: [{ destination: { host: 'db' } }] }]; }), { path: 'spec.tls[0].match[0].sniHosts', message: /SNI/ }],
+  ['tls sniHosts must lie within the VirtualService hosts', virtualService((s) => { delete s.http; s.hosts = ['*.example.com']; s.tls = [{ match: [{ sniHosts: ['a.example.com', 'a.other.org'] }], route: [{ destination: { host: 'db' } }] }]; }), { path: 'spec.tls[0].match[0].sniHosts[1]', message: /not within any of the VirtualService hosts/ }],
   ['exportTo value', virtualService((s) => { s.exportTo = ['Bad_NS']; }), { path: 'spec.exportTo[0]', message: /namespace name/ }],
   ['exportTo * with others', virtualService((s) => { s.exportTo = ['*', 'a']; }), { path: 'spec.exportTo', message: /cannot be combined/ }],
   ['delegate with route', virtualService((s) => { http0(s).delegate = { name: 'r', namespace: 'ns' }; }), { path: 'spec.http[0]', message: /only one of/ }],
