@@ -110,7 +110,11 @@ export function validateDestinationRuleSpec(spec: DestinationRuleSpec): Issues {
   });
   checkExportTo(issues, 'spec.exportTo', spec.exportTo);
   if (spec.workloadSelector) {
-    checkLabels(issues, 'spec.workloadSelector.labels', spec.workloadSelector.labels);
+    const sel = spec.workloadSelector;
+    checkLabels(issues, 'spec.workloadSelector.matchLabels', sel.matchLabels);
+    checkLabels(issues, 'spec.workloadSelector.labels', sel.labels);
+    if (sel.labels && sel.matchLabels) issues.error('spec.workloadSelector', 'set matchLabels only (labels is an older spelling of the same selector)');
+    else if (sel.labels) issues.warn('spec.workloadSelector.labels', 'DestinationRule selects workloads with matchLabels; labels is read as matchLabels');
     if (spec.exportTo && !(spec.exportTo.length === 1 && spec.exportTo[0] === '.')) {
       issues.error('spec.exportTo', 'a DestinationRule with workloadSelector can only be exported to its own namespace (".")');
     }

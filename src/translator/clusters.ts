@@ -213,7 +213,7 @@ export function buildServiceClusters(snapshot: ConfigSnapshot, proxy: ProxyInfo,
   const clusters: NamedResource[] = [];
   const endpoints: NamedResource[] = [];
   for (const svc of services) {
-    const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace);
+    const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace, proxy.labels);
     for (const port of svc.ports) {
       if (port.protocol === 'UDP') continue;
       for (const subset of ['', ...(dr?.spec.subsets ?? []).map((s) => s.name)]) {

@@ -45,6 +45,8 @@ class CountingBackend {
 }
 
 const NS = 'default';
+const EDGE_NODE = 'router~127.0.0.1~edge-gw-0.edge~edge.svc.cluster.local';
+const EDGE_LABELS = { istio: 'edge-gw' };
 const host = (name: string) => `${name}.dr.test`;
 
 /** A STATIC ServiceEntry for `name` with one endpoint per backend port (labels per endpoint). */
@@ -101,14 +103,17 @@ describe('DestinationRule traffic policies through a real gateway Envoy', () => 
   let refusedPort = 0;
   let mp: MeshpilotProcess;
   let envoy: EnvoyProcess;
+  /** A second gateway, in namespace "edge" (not the root namespace), for the DestinationRule lookup order. */
+  let edge: EnvoyProcess;
   let port = 0;
+  let edgePort = 0;
 
   before(async () => {
     await Promise.all(all.map((b) => b.start()));
     slow.delayMs = 1500;
     failing.status = 503;
     gwFailing.status = 502;
-    [port, refusedPort] = await Promise.all([freePort(), freePort()]);
+    [port, refusedPort, edgePort] = await Promise.all([freePort(), freePort(), freePort()]);
     const lbEps = lb.map((b) => ({ port: b.port, labels: { pool: 'lb' } }));
     const lbRule = (name: string, loadBalancer: unknown) => [serviceEntry(name, lbEps), destinationRule(name, { trafficPolicy: { loadBalancer } }), route(name)];
     cfg.write('gateway.yaml', [{ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: NS }, spec: { selector: GATEWAY_LABELS, servers: [{ port: { number: port, name: 'http', protocol: 'HTTP' }, bind: '127.0.0.1', hosts: ['*.dr.test'] }] } }]);
@@ -162,23 +167,32 @@ describe('DestinationRule traffic policies through a real gateway Envoy', () => 
       destinationRule('od-local', { trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, outlierDetection: { ...od, consecutive5xxErrors: 0, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 1 } } }),
       route('od-local'),
     ]);
+    cfg.write('edge.yaml', [
+      { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'edge', namespace: 'edge' }, spec: { selector: EDGE_LABELS, servers: [{ port: { number: edgePort, name: 'http', protocol: 'HTTP' }, bind: '127.0.0.1', hosts: ['*'] }] } },
+      serviceEntry('lookup', lb.map((b) => ({ port: b.port, labels: { v: b.name } }))),
+      { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'lookup', namespace: 'edge' }, spec: {
+        hosts: ['lookup.edge.test'], gateways: ['edge'], http: [{ route: [{ destination: { host: host('lookup'), port: { number: 80 }, subset: 'pick' } }] }] } },
+    ]);
     mp = await startMeshpilot({ configDir: cfg.dir });
     envoy = await startEnvoy({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress });
+    edge = await startEnvoy({ nodeId: EDGE_NODE, labels: EDGE_LABELS, xdsAddress: mp.xdsAddress });
     await envoy.waitForListener(port, 30_000);
+    await edge.waitForListener(edgePort, 30_000);
     await eventually(async () => (await send(port, host('rr'))).status === 200, 'rr.dr.test served', 30_000);
   });
 
   after(async () => {
+    await edge?.stop();
     await envoy?.stop();
     await mp?.stop();
     await Promise.all(all.map((b) => b.close()));
     cfg.remove();
   });
 
-  async function tally(n: number, vsHost: string, opts: Parameters<typeof send>[2] = {}): Promise<Record<string, number>> {
+  async function tally(n: number, vsHost: string, opts: Parameters<typeof send>[2] = {}, gatewayPort = port): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
     for (let i = 0; i < n; i++) {
-      const w = nameOf(await send(port, vsHost, opts));
+      const w = nameOf(await send(gatewayPort, vsHost, opts));
       counts[w] = (counts[w] ?? 0) + 1;
     }
     return counts;
@@ -340,6 +354,28 @@ describe('DestinationRule traffic policies through a real gateway Envoy', () => 
     const counts = await tally(30, host('od-local'));
     assert.deepEqual(counts, { 'local-healthy': 30 });
     assert.equal(await stat('cluster.outbound|80||od-local.dr.test.upstream_cx_connect_fail'), failsBefore, 'no new connection attempts to the ejected endpoint');
+  });
+
+  it('DestinationRule lookup: workloadSelector (matchLabels), then client namespace, then service namespace (exportTo honoured), then root namespace', async () => {
+    /** A rule for lookup.dr.test whose subset "pick" is the one backend `to`. */
+    const pickRule = (name: string, namespace: string, to: string, extra: Record<string, unknown> = {}) => ({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace },
+      spec: { host: host('lookup'), subsets: [{ name: 'pick', labels: { v: to } }], ...extra } });
+    const root = pickRule('root', 'istio-system', 'lb-c');
+    const service = pickRule('service', NS, 'lb-b');
+    const client = pickRule('client', 'edge', 'lb-a');
+    const selected = (labels: Record<string, string>) => pickRule('selected', 'edge', 'lb-c', { workloadSelector: { matchLabels: labels }, exportTo: ['.'] });
+    const steps: Array<[string, unknown[], string]> = [
+      ['a rule selecting the gateway workload wins in its namespace', [root, service, client, selected(EDGE_LABELS)], 'lb-c'],
+      ['a selector that does not match the gateway is ignored: the client namespace rule', [root, service, client, selected({ istio: 'other' })], 'lb-a'],
+      ['no client-namespace rule: the service namespace rule', [root, service], 'lb-b'],
+      ['the service namespace rule exported only to "." is hidden: the root namespace rule', [root, { ...service, spec: { ...service.spec, exportTo: ['.'] } }], 'lb-c'],
+    ];
+    for (const [what, docs, want] of steps) {
+      cfg.write('lookup-rules.yaml', docs);
+      await eventually(async () => nameOf(await send(edgePort, 'lookup.edge.test')) === want, `${what} → ${want}`, 20_000);
+      const counts = await tally(10, 'lookup.edge.test', {}, edgePort);
+      assert.deepEqual(counts, { [want]: 10 }, what);
+    }
   });
 
   it('Envoy accepted everything (no NACK)', async () => {
