@@ -99,7 +99,8 @@ describe('DestinationRule traffic policies through a real gateway Envoy', () => 
   const gwHealthy = new CountingBackend('gw-healthy');
   const gwFailing = new CountingBackend('gw-failing');
   const localHealthy = new CountingBackend('local-healthy');
-  const all = [...lb, slow, perConn, pooled, healthy, failing, gwHealthy, gwFailing, localHealthy];
+  const [locHome, locEu, locAp] = ['loc-home', 'loc-eu', 'loc-ap'].map((n) => new CountingBackend(n));
+  const all = [...lb, slow, perConn, pooled, healthy, failing, gwHealthy, gwFailing, localHealthy, locHome, locEu, locAp];
   let refusedPort = 0;
   let mp: MeshpilotProcess;
   let envoy: EnvoyProcess;
@@ -172,10 +173,17 @@ describe('DestinationRule traffic policies through a real gateway Envoy', () => 
       serviceEntry('lookup', lb.map((b) => ({ port: b.port, labels: { v: b.name } }))),
       { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'lookup', namespace: 'edge' }, spec: {
         hosts: ['lookup.edge.test'], gateways: ['edge'], http: [{ route: [{ destination: { host: host('lookup'), port: { number: 80 }, subset: 'pick' } }] }] } },
+      // Locality: the edge gateway sits in us-east/zone1 (its istio-locality label).
+      serviceEntry('loc', [{ port: locHome.port, locality: 'us-east/zone1' }, { port: locEu.port, locality: 'eu-west/zone1' }, { port: locAp.port, locality: 'ap-south/zone1' }]),
+      destinationRule('loc', { trafficPolicy: { outlierDetection: od, loadBalancer: { simple: 'ROUND_ROBIN', localityLbSetting: { enabled: true, failover: [{ from: 'us-east', to: 'eu-west' }] } } } }),
+      serviceEntry('dist', [{ port: lb[0].port, locality: 'us-east/zone1' }, { port: lb[1].port, locality: 'us-east/zone2' }]),
+      destinationRule('dist', { trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN', localityLbSetting: { distribute: [{ from: 'us-east/zone1/*', to: { 'us-east/zone1/*': 80, 'us-east/zone2/*': 20 } }] } } } }),
+      ...['loc', 'dist'].map((n) => ({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: n, namespace: 'edge' }, spec: {
+        hosts: [`${n}.edge.test`], gateways: ['edge'], http: [{ route: [{ destination: { host: host(n), port: { number: 80 } } }] }] } })),
     ]);
     mp = await startMeshpilot({ configDir: cfg.dir });
     envoy = await startEnvoy({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress });
-    edge = await startEnvoy({ nodeId: EDGE_NODE, labels: EDGE_LABELS, xdsAddress: mp.xdsAddress });
+    edge = await startEnvoy({ nodeId: EDGE_NODE, labels: { ...EDGE_LABELS, 'istio-locality': 'us-east.zone1' }, xdsAddress: mp.xdsAddress });
     await envoy.waitForListener(port, 30_000);
     await edge.waitForListener(edgePort, 30_000);
     await eventually(async () => (await send(port, host('rr'))).status === 200, 'rr.dr.test served', 30_000);
@@ -376,6 +384,28 @@ describe('DestinationRule traffic policies through a real gateway Envoy', () => 
       const counts = await tally(10, 'lookup.edge.test', {}, edgePort);
       assert.deepEqual(counts, { [want]: 10 }, what);
     }
+  });
+
+  it('localityLbSetting failover (with outlier detection): local endpoints first; once ejected, the failover region, never the other', async () => {
+    await eventually(async () => nameOf(await send(edgePort, 'loc.edge.test')) === 'loc-home', 'loc served locally', 20_000);
+    assert.deepEqual(await tally(30, 'loc.edge.test', {}, edgePort), { 'loc-home': 30 });
+    locHome.status = 503;
+    const ejected = async () => (await edge.stats('outlier_detection\\.ejections_enforced_total'))['cluster.outbound|80||loc.dr.test.outlier_detection.ejections_enforced_total'] ?? 0;
+    await eventually(async () => { await send(edgePort, 'loc.edge.test'); return (await ejected()) >= 1; }, 'the local endpoint ejected', 20_000);
+    locAp.reset();
+    const counts = await tally(30, 'loc.edge.test', {}, edgePort);
+    process.stderr.write(`locality failover after ejection, 30 requests: ${JSON.stringify(counts)}\n`);
+    assert.deepEqual(counts, { 'loc-eu': 30 });
+    assert.equal(locAp.requests, 0);
+  });
+
+  it('localityLbSetting distribute: 80/20 between the proxy zone and the next zone', async () => {
+    await eventually(async () => (await send(edgePort, 'dist.edge.test')).status === 200, 'dist served', 20_000);
+    const counts = await tally(300, 'dist.edge.test', {}, edgePort);
+    process.stderr.write(`locality distribute 80/20 over 300 requests: ${JSON.stringify(counts)}\n`);
+    // Expected 60 for zone2; binomial sd ≈ 6.9: 35..85 is more than 3.5 sd each way (an even split would give 150).
+    assert.equal((counts['lb-a'] ?? 0) + (counts['lb-b'] ?? 0), 300, JSON.stringify(counts));
+    assert.ok(counts['lb-b'] >= 35 && counts['lb-b'] <= 85, JSON.stringify(counts));
   });
 
   it('Envoy accepted everything (no NACK)', async () => {
