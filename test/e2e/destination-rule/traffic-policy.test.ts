@@ -7,12 +7,12 @@
  * subset policies overriding the top level and port-level settings.
  */
 import assert from 'node:assert/strict';
-import { request as httpRequest, createServer, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
 import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
 import { freePort } from '../../helpers/ports.js';
-import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, nacksIn, type Reply } from '../gateway/fixture.js';
+import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, get, nacksIn, type Reply } from '../gateway/fixture.js';
 
 /** A loopback backend that counts requests and TCP connections; status and delay are scriptable. */
 class CountingBackend {
@@ -70,17 +70,7 @@ function route(name: string, dest: { subset?: string; port?: number } = {}, vsHo
 }
 
 function send(port: number, vsHost: string, opts: { path?: string; headers?: Record<string, string>; localAddress?: string; timeoutMs?: number } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: opts.path ?? '/', headers: { host: vsHost, ...opts.headers }, agent: false, timeout: opts.timeoutMs ?? 10_000, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.end();
-  });
+  return get(port, opts.path ?? '/', { host: vsHost, ...opts.headers }, { timeoutMs: opts.timeoutMs ?? 10_000, localAddress: opts.localAddress });
 }
 
 /** The backend that answered, or "HTTP <status>". */
