@@ -30,12 +30,16 @@ export function buildLoadAssignment(d: ResolvedDestination, dr: DestinationRule 
   const svc = d.service;
   const subset = d.subset ? dr?.spec.subsets?.find((s) => s.name === d.subset) : undefined;
   const byLocality = new Map<string, Obj[]>();
+  const labelsByLocality = new Map<string, Array<Readonly<Record<string, string>>>>();
   if (svc && d.servicePort && (!d.subset || subset)) {
     const sp = d.servicePort;
     for (const e of svc.endpoints) {
       if (!e.ready || !labelsMatch(subset?.labels, e.labels)) continue;
       const port = e.ports[sp.name] ?? sp.targetPort ?? sp.port;
       const list = byLocality.get(e.locality) ?? [];
+      const labels = labelsByLocality.get(e.locality) ?? [];
+      labels.push(e.labels);
+      labelsByLocality.set(e.locality, labels);
       list.push({
         endpoint: { address: e.address.startsWith('unix://') ? { pipe: { path: e.address.slice(7) } } : { socketAddress: { address: e.address, portValue: port } } },
         healthStatus: 'HEALTHY',
@@ -47,6 +51,7 @@ export function buildLoadAssignment(d: ResolvedDestination, dr: DestinationRule 
   let groups: LocalityGroup[] = [...byLocality.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([loc, lbEndpoints]) => ({
     locality: loc,
     lbEndpoints,
+    endpointLabels: labelsByLocality.get(loc) ?? [],
     weight: lbEndpoints.reduce((n, e) => n + (e.loadBalancingWeight as { value: number }).value, 0),
   }));
   if (locality) groups = applyLocalityLb(groups, locality.proxy, locality.setting, locality.outlierDetection);

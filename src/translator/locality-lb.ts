@@ -8,6 +8,11 @@
  *   endpoint locality shares: region/zone/subzone 0, region/zone 1, region 2, none 3; with a
  *   `failover` rule from the proxy's region, other regions than its `to` drop below (4). Priorities
  *   are then renumbered densely from 0.
+ * - `failoverPriority` (only with outlier detection): each locality is split by how many of the
+ *   listed labels, in order, an endpoint shares with the proxy ("label=value" compares with that
+ *   value instead of the proxy's): all → 0, the first mismatch at position j → n − j.
+ *   (Istio combines this with `failover` rules when both are given; meshpilot applies
+ *   failoverPriority alone then.)
  * - `enabled: false` turns it off; without a rule the mesh default (enabled, no rules) applies.
  *
  * The proxy's locality comes from its workload labels, as Istio's agent derives the node locality
@@ -24,6 +29,8 @@ export interface LocalityGroup {
   /** "region/zone/subzone" ('' when unknown). */
   locality: string;
   lbEndpoints: Obj[];
+  /** The workload labels of each lbEndpoint (same order), for failoverPriority. */
+  endpointLabels?: ReadonlyArray<Readonly<Record<string, string>>>;
   weight: number;
   priority?: number;
 }
@@ -79,8 +86,39 @@ function applyFailover(groups: LocalityGroup[], proxy: string, failover: NonNull
     }
     return p;
   });
-  const dense = [...new Set(raw)].sort((a, b) => a - b);
-  return groups.map((g, i) => ({ ...g, priority: dense.indexOf(raw[i]) }));
+  return dense(groups, raw);
+}
+
+function dense(groups: LocalityGroup[], raw: number[]): LocalityGroup[] {
+  const order = [...new Set(raw)].sort((a, b) => a - b);
+  return groups.map((g, i) => ({ ...g, priority: order.indexOf(raw[i]) }));
+}
+
+function applyFailoverPriority(groups: LocalityGroup[], proxyLabels: Readonly<Record<string, string>>, priorities: readonly string[]): LocalityGroup[] {
+  const rules = priorities.map((p) => {
+    const eq = p.indexOf('=');
+    return eq < 0 ? { label: p, value: proxyLabels[p] } : { label: p.slice(0, eq), value: p.slice(eq + 1) };
+  });
+  const out: LocalityGroup[] = [];
+  const raw: number[] = [];
+  for (const g of groups) {
+    const byPriority = new Map<number, number[]>();
+    g.lbEndpoints.forEach((_, i) => {
+      const labels = g.endpointLabels?.[i] ?? {};
+      const miss = rules.findIndex((r) => r.value !== labels[r.label]);
+      const p = miss < 0 ? 0 : rules.length - miss;
+      const at = byPriority.get(p) ?? [];
+      at.push(i);
+      byPriority.set(p, at);
+    });
+    for (const [p, idx] of [...byPriority.entries()].sort(([a], [b]) => a - b)) {
+      const lbEndpoints = idx.map((i) => g.lbEndpoints[i]);
+      const weight = lbEndpoints.reduce((n, e) => n + ((e.loadBalancingWeight as { value?: number } | undefined)?.value ?? 1), 0);
+      out.push({ locality: g.locality, lbEndpoints, endpointLabels: idx.map((i) => g.endpointLabels?.[i] ?? {}), weight });
+      raw.push(p);
+    }
+  }
+  return dense(out, raw);
 }
 
 /**
@@ -92,6 +130,7 @@ export function applyLocalityLb(groups: LocalityGroup[], proxy: ProxyInfo | unde
   const here = proxyLocality(proxy);
   if (setting?.distribute?.length) return applyDistribute(groups, here, setting.distribute);
   if (!outlierDetection) return groups;
+  if (setting?.failoverPriority?.length) return applyFailoverPriority(groups, proxy.labels, setting.failoverPriority);
   return applyFailover(groups, here, setting?.failover ?? []);
 }
 

@@ -90,7 +90,8 @@ describe('DestinationRule traffic policies through a real gateway Envoy', () => 
   const gwFailing = new CountingBackend('gw-failing');
   const localHealthy = new CountingBackend('local-healthy');
   const [locHome, locEu, locAp] = ['loc-home', 'loc-eu', 'loc-ap'].map((n) => new CountingBackend(n));
-  const all = [...lb, slow, perConn, pooled, healthy, failing, gwHealthy, gwFailing, localHealthy, locHome, locEu, locAp];
+  const [fpGold, fpSilver] = ['fp-gold', 'fp-silver'].map((n) => new CountingBackend(n));
+  const all = [...lb, slow, perConn, pooled, healthy, failing, gwHealthy, gwFailing, localHealthy, locHome, locEu, locAp, fpGold, fpSilver];
   let refusedPort = 0;
   let mp: MeshpilotProcess;
   let envoy: EnvoyProcess;
@@ -168,7 +169,10 @@ describe('DestinationRule traffic policies through a real gateway Envoy', () => 
       destinationRule('loc', { trafficPolicy: { outlierDetection: od, loadBalancer: { simple: 'ROUND_ROBIN', localityLbSetting: { enabled: true, failover: [{ from: 'us-east', to: 'eu-west' }] } } } }),
       serviceEntry('dist', [{ port: lb[0].port, locality: 'us-east/zone1' }, { port: lb[1].port, locality: 'us-east/zone2' }]),
       destinationRule('dist', { trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN', localityLbSetting: { distribute: [{ from: 'us-east/zone1/*', to: { 'us-east/zone1/*': 80, 'us-east/zone2/*': 20 } }] } } } }),
-      ...['loc', 'dist'].map((n) => ({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: n, namespace: 'edge' }, spec: {
+      // failoverPriority: endpoints labelled tier=gold first, the rest once they are ejected.
+      serviceEntry('fp', [{ port: fpSilver.port, labels: { tier: 'silver' } }, { port: fpGold.port, labels: { tier: 'gold' } }]),
+      destinationRule('fp', { trafficPolicy: { outlierDetection: od, loadBalancer: { simple: 'ROUND_ROBIN', localityLbSetting: { failoverPriority: ['tier=gold'] } } } }),
+      ...['loc', 'dist', 'fp'].map((n) => ({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: n, namespace: 'edge' }, spec: {
         hosts: [`${n}.edge.test`], gateways: ['edge'], http: [{ route: [{ destination: { host: host(n), port: { number: 80 } } }] }] } })),
     ]);
     mp = await startMeshpilot({ configDir: cfg.dir });
@@ -396,6 +400,15 @@ describe('DestinationRule traffic policies through a real gateway Envoy', () => 
     // Expected 60 for zone2; binomial sd ≈ 6.9: 35..85 is more than 3.5 sd each way (an even split would give 150).
     assert.equal((counts['lb-a'] ?? 0) + (counts['lb-b'] ?? 0), 300, JSON.stringify(counts));
     assert.ok(counts['lb-b'] >= 35 && counts['lb-b'] <= 85, JSON.stringify(counts));
+  });
+
+  it('localityLbSetting failoverPriority (tier=gold): gold endpoints only; once ejected, the others', async () => {
+    await eventually(async () => nameOf(await send(edgePort, 'fp.edge.test')) === 'fp-gold', 'fp served by gold', 20_000);
+    assert.deepEqual(await tally(30, 'fp.edge.test', {}, edgePort), { 'fp-gold': 30 });
+    fpGold.status = 503;
+    const ejected = async () => (await edge.stats('outlier_detection\\.ejections_enforced_total'))['cluster.outbound|80||fp.dr.test.outlier_detection.ejections_enforced_total'] ?? 0;
+    await eventually(async () => { await send(edgePort, 'fp.edge.test'); return (await ejected()) >= 1; }, 'the gold endpoint ejected', 20_000);
+    assert.deepEqual(await tally(30, 'fp.edge.test', {}, edgePort), { 'fp-silver': 30 });
   });
 
   it('Envoy accepted everything (no NACK)', async () => {

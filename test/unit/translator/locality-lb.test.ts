@@ -40,4 +40,14 @@ describe('locality load balancing', () => {
     assert.deepEqual(applyLocalityLb(groups, proxyAt('eu-west/zone1'), setting, false), groups);
     assert.ok(!usesLocalityWeights(proxyAt('eu-west/zone1'), setting));
   });
+
+  it('failoverPriority: endpoints split by how many listed labels they share with the proxy (label=value overrides)', () => {
+    const g: LocalityGroup = { locality: 'us-east/zone1', lbEndpoints: ['a', 'b', 'c', 'd'].map((n) => ({ endpoint: n, loadBalancingWeight: { value: 1 } })), weight: 4,
+      endpointLabels: [{ net: 'n1', tier: 'gold' }, { net: 'n1', tier: 'silver' }, { net: 'n2', tier: 'gold' }, { net: 'n1', tier: 'gold' }] };
+    const proxy = parseNodeId('router~127.0.0.1~gw-0.edge~edge.svc.cluster.local', { LABELS: { net: 'n1' } });
+    assert.ok(proxy.ok);
+    const out = applyLocalityLb([g], proxy.value, { failoverPriority: ['net', 'tier=gold'] }, true);
+    assert.deepEqual(out.map((x) => [x.lbEndpoints.map((e) => e.endpoint).join(''), x.priority, x.weight]), [['ad', 0, 2], ['b', 1, 1], ['c', 2, 1]]);
+    assert.deepEqual(applyLocalityLb([g], proxy.value, { failoverPriority: ['net'] }, false), [g]);
+  });
 });
