@@ -206,6 +206,12 @@ describe('DestinationRule traffic policies through a real gateway Envoy', () => 
     return configs.flatMap((c) => c.dynamic_active_clusters ?? []).find((c) => c.cluster.name === name)?.cluster;
   }
 
+  /** Sends to NAME.edge.test through the edge gateway until its cluster has ejected an endpoint. */
+  async function edgeEjection(name: string): Promise<void> {
+    const key = `cluster.outbound|80||${host(name)}.outlier_detection.ejections_enforced_total`;
+    await eventually(async () => { await send(edgePort, `${name}.edge.test`); return ((await edge.stats('outlier_detection\\.ejections_enforced_total'))[key] ?? 0) >= 1; }, `an ejection in ${key}`, 20_000);
+  }
+
   const stat = async (name: string) => (await envoy.stats(name.replace(/[|.]/g, (c) => `\\${c}`)))[name] ?? 0;
 
   it('ROUND_ROBIN spreads evenly over three backends', async () => {
@@ -384,8 +390,7 @@ describe('DestinationRule traffic policies through a real gateway Envoy', () => 
     await eventually(async () => nameOf(await send(edgePort, 'loc.edge.test')) === 'loc-home', 'loc served locally', 20_000);
     assert.deepEqual(await tally(30, 'loc.edge.test', {}, edgePort), { 'loc-home': 30 });
     locHome.status = 503;
-    const ejected = async () => (await edge.stats('outlier_detection\\.ejections_enforced_total'))['cluster.outbound|80||loc.dr.test.outlier_detection.ejections_enforced_total'] ?? 0;
-    await eventually(async () => { await send(edgePort, 'loc.edge.test'); return (await ejected()) >= 1; }, 'the local endpoint ejected', 20_000);
+    await edgeEjection('loc');
     locAp.reset();
     const counts = await tally(30, 'loc.edge.test', {}, edgePort);
     process.stderr.write(`locality failover after ejection, 30 requests: ${JSON.stringify(counts)}\n`);
@@ -406,8 +411,7 @@ describe('DestinationRule traffic policies through a real gateway Envoy', () => 
     await eventually(async () => nameOf(await send(edgePort, 'fp.edge.test')) === 'fp-gold', 'fp served by gold', 20_000);
     assert.deepEqual(await tally(30, 'fp.edge.test', {}, edgePort), { 'fp-gold': 30 });
     fpGold.status = 503;
-    const ejected = async () => (await edge.stats('outlier_detection\\.ejections_enforced_total'))['cluster.outbound|80||fp.dr.test.outlier_detection.ejections_enforced_total'] ?? 0;
-    await eventually(async () => { await send(edgePort, 'fp.edge.test'); return (await ejected()) >= 1; }, 'the gold endpoint ejected', 20_000);
+    await edgeEjection('fp');
     assert.deepEqual(await tally(30, 'fp.edge.test', {}, edgePort), { 'fp-silver': 30 });
   });
 
