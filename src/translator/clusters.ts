@@ -42,6 +42,19 @@ export function effectivePolicy(top: TrafficPolicy | undefined, subset: TrafficP
   return portLevel(subset, port) ?? merged;
 }
 
+/** Warm-up of new endpoints (Envoy slow start): `warmup` (window, minimum percent, aggression) or the older `warmupDurationSecs`. */
+function slowStart(lb: LoadBalancerSettings | undefined): Obj | undefined {
+  const w = lb?.warmup;
+  if (w) {
+    return {
+      slowStartWindow: protoDuration(w.duration),
+      ...(w.aggression !== undefined ? { aggression: { defaultValue: w.aggression, runtimeKey: 'upstream.warmup.aggression' } } : {}),
+      ...(w.minimumPercent !== undefined ? { minWeightPercent: { value: w.minimumPercent } } : {}),
+    };
+  }
+  return lb?.warmupDurationSecs ? { slowStartWindow: protoDuration(lb.warmupDurationSecs) } : undefined;
+}
+
 function loadBalancing(lb: LoadBalancerSettings | undefined): Obj {
   const out: Obj = {};
   switch (lb?.simple) {
@@ -50,8 +63,9 @@ function loadBalancing(lb: LoadBalancerSettings | undefined): Obj {
     // Istio's default is LEAST_REQUEST.
     default: out.lbPolicy = 'LEAST_REQUEST';
   }
-  if (lb?.warmupDurationSecs && (out.lbPolicy === 'ROUND_ROBIN' || out.lbPolicy === 'LEAST_REQUEST')) {
-    const slowStart = { slowStartConfig: { slowStartWindow: protoDuration(lb.warmupDurationSecs) } };
+  const slowStartConfig = slowStart(lb);
+  if (slowStartConfig && (out.lbPolicy === 'ROUND_ROBIN' || out.lbPolicy === 'LEAST_REQUEST')) {
+    const slowStart = { slowStartConfig };
     if (out.lbPolicy === 'ROUND_ROBIN') out.roundRobinLbConfig = slowStart;
     else out.leastRequestLbConfig = slowStart;
   }

@@ -415,6 +415,14 @@ describe('DestinationRule traffic policies through a real gateway Envoy', () => 
     assert.deepEqual(await tally(30, 'fp.edge.test', {}, edgePort), { 'fp-silver': 30 });
   });
 
+  it('loadBalancer warmup (window, minimumPercent, aggression) reaches Envoy as round-robin slow start, accepted (share of a new endpoint not shown)', async () => {
+    cfg.write('warm.yaml', [serviceEntry('warm', lb.map((b) => ({ port: b.port }))),
+      destinationRule('warm', { trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN', warmup: { duration: '300s', minimumPercent: 5, aggression: 2 } } } }), route('warm')]);
+    await eventually(async () => (await send(port, host('warm'))).status === 200, 'warm served', 20_000);
+    const c = await activeCluster('outbound|80||warm.dr.test') as { round_robin_lb_config?: { slow_start_config?: Record<string, unknown> } } | undefined;
+    assert.deepEqual(c?.round_robin_lb_config?.slow_start_config, { slow_start_window: '300s', aggression: { default_value: 2, runtime_key: 'upstream.warmup.aggression' }, min_weight_percent: { value: 5 } });
+  });
+
   it('Envoy accepted everything (no NACK)', async () => {
     assert.deepEqual(nacksIn(await mp.getJson('/debug/syncz')), []);
   });
