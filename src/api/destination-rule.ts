@@ -1,6 +1,6 @@
 /** DestinationRule (networking.istio.io): every field of Istio's current API. */
 import { z } from 'zod';
-import { Duration, Int32, Labels, PortSelector, UInt32, WorkloadSelector, istioObject } from './common.js';
+import { Duration, Int32, Labels, PortSelector, UInt32, istioObject } from './common.js';
 
 const HTTPCookie = z.strictObject({
   name: z.string(),
@@ -119,12 +119,19 @@ export const Subset = z.strictObject({
 });
 export type Subset = z.infer<typeof Subset>;
 
+/**
+ * Istio's DestinationRule selector (istio.type.v1beta1.WorkloadSelector) spells its labels
+ * `matchLabels`; `labels` (the Sidecar/ServiceEntry spelling) is still read, with a warning.
+ */
+export const DestinationRuleWorkloadSelector = z.strictObject({ matchLabels: Labels.optional(), labels: Labels.optional() });
+export type DestinationRuleWorkloadSelector = z.infer<typeof DestinationRuleWorkloadSelector>;
+
 export const DestinationRuleSpec = z.strictObject({
   host: z.string(),
   trafficPolicy: TrafficPolicy.optional(),
   subsets: z.array(Subset).optional(),
   exportTo: z.array(z.string()).optional(),
-  workloadSelector: WorkloadSelector.optional(),
+  workloadSelector: DestinationRuleWorkloadSelector.optional(),
 });
 export type DestinationRuleSpec = z.infer<typeof DestinationRuleSpec>;
 

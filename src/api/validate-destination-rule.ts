@@ -2,6 +2,16 @@
 import { checkExportTo, checkLabels, checkMinDuration, checkWildcardHost, isDns1123Label, Issues } from './checks.js';
 import type { ClientTLSSettings, ConnectionPoolSettings, DestinationRuleSpec, LoadBalancerSettings, OutlierDetection, TrafficPolicy } from './destination-rule.js';
 
+function isPrime(n: number): boolean {
+  if (n < 2) return false;
+  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+  return true;
+}
+
+/** Envoy's bounds: a maglev table size is a prime up to 5000011; a ring holds at most 8M entries. */
+const MAX_MAGLEV_TABLE = 5000011;
+const MAX_RING_SIZE = 8388608;
+
 function checkLoadBalancer(issues: Issues, path: string, lb: LoadBalancerSettings): void {
   if (lb.simple !== undefined && lb.consistentHash !== undefined) issues.error(path, 'only one of simple or consistentHash may be set');
   const ch = lb.consistentHash;
@@ -12,6 +22,11 @@ function checkLoadBalancer(issues: Issues, path: string, lb: LoadBalancerSetting
     if (ch.minimumRingSize !== undefined && (ch.ringHash || ch.maglev)) issues.error(`${path}.consistentHash.minimumRingSize`, 'minimumRingSize is deprecated and cannot be combined with ringHash or maglev');
     if (ch.httpCookie) {
       if (!ch.httpCookie.name) issues.error(`${path}.consistentHash.httpCookie.name`, 'cookie name is required');
+    }
+    const table = ch.maglev?.tableSize;
+    if (table && (table > MAX_MAGLEV_TABLE || !isPrime(table))) issues.error(`${path}.consistentHash.maglev.tableSize`, `tableSize ${table} must be a prime number no larger than ${MAX_MAGLEV_TABLE} (Envoy rejects others)`);
+    for (const [p, v] of [['ringHash.minimumRingSize', ch.ringHash?.minimumRingSize], ['minimumRingSize', ch.minimumRingSize]] as const) {
+      if (v !== undefined && v > MAX_RING_SIZE) issues.error(`${path}.consistentHash.${p}`, `ring size ${v} is larger than Envoy's maximum ${MAX_RING_SIZE}`);
     }
     if (ch.httpHeaderName === '') issues.error(`${path}.consistentHash.httpHeaderName`, 'header name must not be empty');
   }
@@ -110,7 +125,11 @@ export function validateDestinationRuleSpec(spec: DestinationRuleSpec): Issues {
   });
   checkExportTo(issues, 'spec.exportTo', spec.exportTo);
   if (spec.workloadSelector) {
-    checkLabels(issues, 'spec.workloadSelector.labels', spec.workloadSelector.labels);
+    const sel = spec.workloadSelector;
+    checkLabels(issues, 'spec.workloadSelector.matchLabels', sel.matchLabels);
+    checkLabels(issues, 'spec.workloadSelector.labels', sel.labels);
+    if (sel.labels && sel.matchLabels) issues.error('spec.workloadSelector', 'set matchLabels only (labels is an older spelling of the same selector)');
+    else if (sel.labels) issues.warn('spec.workloadSelector.labels', 'DestinationRule selects workloads with matchLabels; labels is read as matchLabels');
     if (spec.exportTo && !(spec.exportTo.length === 1 && spec.exportTo[0] === '.')) {
       issues.error('spec.exportTo', 'a DestinationRule with workloadSelector can only be exported to its own namespace (".")');
     }

@@ -56,8 +56,8 @@ class HostRules {
 }
 
 function selectorOf(dr: DestinationRule): Labels | undefined {
-  const sel = dr.spec.workloadSelector as { labels?: Labels; matchLabels?: Labels } | undefined;
-  return sel ? { ...(sel.matchLabels ?? {}), ...(sel.labels ?? {}) } : undefined;
+  const sel = dr.spec.workloadSelector;
+  return sel ? { ...(sel.labels ?? {}), ...(sel.matchLabels ?? {}) } : undefined;
 }
 
 function sameLabels(a: Labels, b: Labels): boolean {

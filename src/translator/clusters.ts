@@ -12,6 +12,7 @@ import { outboundClusterName, type ResolvedDestination } from './destinations.js
 import { protoDuration } from './durations.js';
 import { buildLoadAssignment } from './endpoints.js';
 import { adsConfigSource } from './http-connection-manager.js';
+import { usesLocalityWeights } from './locality-lb.js';
 import { buildUpstreamTls } from './upstream-tls.js';
 import type { NamedResource } from './types.js';
 
@@ -41,6 +42,19 @@ export function effectivePolicy(top: TrafficPolicy | undefined, subset: TrafficP
   return portLevel(subset, port) ?? merged;
 }
 
+/** Warm-up of new endpoints (Envoy slow start): `warmup` (window, minimum percent, aggression) or the older `warmupDurationSecs`. */
+function slowStart(lb: LoadBalancerSettings | undefined): Obj | undefined {
+  const w = lb?.warmup;
+  if (w) {
+    return {
+      slowStartWindow: protoDuration(w.duration),
+      ...(w.aggression !== undefined ? { aggression: { defaultValue: w.aggression, runtimeKey: 'upstream.warmup.aggression' } } : {}),
+      ...(w.minimumPercent !== undefined ? { minWeightPercent: { value: w.minimumPercent } } : {}),
+    };
+  }
+  return lb?.warmupDurationSecs ? { slowStartWindow: protoDuration(lb.warmupDurationSecs) } : undefined;
+}
+
 function loadBalancing(lb: LoadBalancerSettings | undefined): Obj {
   const out: Obj = {};
   switch (lb?.simple) {
@@ -49,8 +63,9 @@ function loadBalancing(lb: LoadBalancerSettings | undefined): Obj {
     // Istio's default is LEAST_REQUEST.
     default: out.lbPolicy = 'LEAST_REQUEST';
   }
-  if (lb?.warmupDurationSecs && (out.lbPolicy === 'ROUND_ROBIN' || out.lbPolicy === 'LEAST_REQUEST')) {
-    const slowStart = { slowStartConfig: { slowStartWindow: protoDuration(lb.warmupDurationSecs) } };
+  const slowStartConfig = slowStart(lb);
+  if (slowStartConfig && (out.lbPolicy === 'ROUND_ROBIN' || out.lbPolicy === 'LEAST_REQUEST')) {
+    const slowStart = { slowStartConfig };
     if (out.lbPolicy === 'ROUND_ROBIN') out.roundRobinLbConfig = slowStart;
     else out.leastRequestLbConfig = slowStart;
   }
@@ -157,11 +172,18 @@ function dnsEndpoints(d: ResolvedDestination): Obj[] {
   })) }];
 }
 
-/** The cluster for one service port and subset (the DestinationRule passed is the one that applies). */
-export function buildOutboundCluster(d: ResolvedDestination, dr: DestinationRule | undefined): NamedResource {
-  const svc: MeshService | undefined = d.service;
+function policyFor(d: ResolvedDestination, dr: DestinationRule | undefined): PolicyPart {
   const subset = dr?.spec.subsets?.find((s) => s.name === d.subset);
-  const policy = effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, d.port);
+  return effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, d.port);
+}
+
+/**
+ * The cluster for one service port and subset (the DestinationRule passed is the one that applies).
+ * With the proxy, a locality `distribute` rule that applies to it turns on locality-weighted LB.
+ */
+export function buildOutboundCluster(d: ResolvedDestination, dr: DestinationRule | undefined, proxy?: ProxyInfo): NamedResource {
+  const svc: MeshService | undefined = d.service;
+  const policy = policyFor(d, dr);
   const cp = policy.connectionPool;
   const c: Obj = {
     name: d.clusterName,
@@ -192,13 +214,13 @@ export function buildOutboundCluster(d: ResolvedDestination, dr: DestinationRule
     const min = policy.outlierDetection.minHealthPercent ?? 0;
     if (min >= 0) c.commonLbConfig = { healthyPanicThreshold: { value: min } };
   }
+  if (usesLocalityWeights(proxy, policy.loadBalancer?.localityLbSetting)) c.commonLbConfig = { ...(c.commonLbConfig as Obj), localityWeightedLbConfig: {} };
   const hpo = httpProtocolOptions(d.servicePort, cp);
   if (hpo) c.typedExtensionProtocolOptions = hpo;
   const ka = tcpKeepalive(cp);
   if (ka) c.upstreamConnectionOptions = ka;
   const tls = buildUpstreamTls(policy.tls, d.host, svc);
   if (tls) c.transportSocket = tls;
-  // TODO(locality): loadBalancer.localityLbSetting (distribute / failover) and mesh-wide locality LB are not applied yet.
   return { name: d.clusterName, value: c };
 }
 
@@ -213,14 +235,16 @@ export function buildServiceClusters(snapshot: ConfigSnapshot, proxy: ProxyInfo,
   const clusters: NamedResource[] = [];
   const endpoints: NamedResource[] = [];
   for (const svc of services) {
-    const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace);
+    const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace, proxy.labels);
     for (const port of svc.ports) {
       if (port.protocol === 'UDP') continue;
       for (const subset of ['', ...(dr?.spec.subsets ?? []).map((s) => s.name)]) {
         const d: ResolvedDestination = { host: svc.hostname, port: port.port, subset, clusterName: outboundClusterName(port.port, subset, svc.hostname), service: svc, servicePort: port };
-        const c = buildOutboundCluster(d, dr);
+        const c = buildOutboundCluster(d, dr, proxy);
         clusters.push(c);
-        if (c.value.type === 'EDS') endpoints.push(buildLoadAssignment(d, dr));
+        if (c.value.type !== 'EDS') continue;
+        const policy = policyFor(d, dr);
+        endpoints.push(buildLoadAssignment(d, dr, { proxy, setting: policy.loadBalancer?.localityLbSetting, outlierDetection: !!policy.outlierDetection }));
       }
     }
   }

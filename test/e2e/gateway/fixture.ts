@@ -46,9 +46,10 @@ export function subsetsRule(host: string, versions: string[]): unknown {
 
 export interface Reply { status: number; body: string; headers: Record<string, string | string[] | undefined> }
 
-export function get(port: number, path: string, headers: Record<string, string> = {}, opts: { method?: string; timeoutMs?: number; address?: string } = {}): Promise<Reply> {
+/** One request on a fresh connection to `address` (default 127.0.0.1):port; `localAddress` picks the client's source address. */
+export function get(port: number, path: string, headers: Record<string, string> = {}, opts: { method?: string; timeoutMs?: number; address?: string; localAddress?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: opts.address ?? '127.0.0.1', port, path, method: opts.method ?? 'GET', headers, agent: false, timeout: opts.timeoutMs ?? 5000 }, (res) => {
+    const req = httpRequest({ host: opts.address ?? '127.0.0.1', port, path, method: opts.method ?? 'GET', headers, agent: false, timeout: opts.timeoutMs ?? 5000, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));

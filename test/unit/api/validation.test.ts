@@ -77,7 +77,10 @@ const cases: Case[] = [
   ['MUTUAL needs certs', destinationRule((s) => { s.trafficPolicy = { tls: { mode: 'MUTUAL' } }; }), { path: 'spec.trafficPolicy.tls', message: /credentialName/ }],
   ['credentialName with files', destinationRule((s) => { s.trafficPolicy = { tls: { mode: 'SIMPLE', credentialName: 'c', caCertificates: '/x' } }; }), { path: 'spec.trafficPolicy.tls', message: /cannot be combined/ }],
   ['portLevelSettings duplicate port', destinationRule((s) => { s.trafficPolicy = { portLevelSettings: [{ port: { number: 80 }, loadBalancer: { simple: 'RANDOM' } }, { port: { number: 80 } }] }; }), { path: 'spec.trafficPolicy.portLevelSettings[1].port', message: /more than once/ }],
-  ['workloadSelector needs exportTo .', destinationRule((s) => { s.workloadSelector = { labels: { app: 'a' } }; s.exportTo = ['*']; }), { path: 'spec.exportTo', message: /own namespace/ }],
+  ['workloadSelector needs exportTo .', destinationRule((s) => { s.workloadSelector = { matchLabels: { app: 'a' } }; s.exportTo = ['*']; }), { path: 'spec.exportTo', message: /own namespace/ }],
+  ['maglev tableSize not prime', destinationRule((s) => { s.trafficPolicy = { loadBalancer: { consistentHash: { httpHeaderName: 'x', maglev: { tableSize: 5000 } } } }; }), { path: 'spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize', message: /prime/ }],
+  ['ring size above Envoy maximum', destinationRule((s) => { s.trafficPolicy = { loadBalancer: { consistentHash: { httpHeaderName: 'x', ringHash: { minimumRingSize: 9000000 } } } }; }), { path: 'spec.trafficPolicy.loadBalancer.consistentHash.ringHash.minimumRingSize', message: /maximum/ }],
+  ['workloadSelector with both spellings', destinationRule((s) => { s.workloadSelector = { matchLabels: { app: 'a' }, labels: { app: 'a' } }; }), { path: 'spec.workloadSelector', message: /matchLabels only/ }],
   ['DR host wildcard', destinationRule((s) => { s.host = '*.example.com'; }), 'ok'],
   // --- Gateway ---
   ['valid Gateway', gateway(), 'ok'],

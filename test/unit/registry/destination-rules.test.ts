@@ -114,12 +114,14 @@ describe('destinationRuleFor: same-host rules of a namespace merge', () => {
 describe('destinationRuleFor: workloadSelector', () => {
   const snap = snapshotFromObjects(objs(
     dr('general', 'default', 'reviews', { subsets: [{ name: 'v1', labels: { version: 'v1' } }] }),
-    dr('for-canary', 'default', 'reviews', { workloadSelector: { labels: { track: 'canary' } }, exportTo: ['.'], trafficPolicy: { loadBalancer: { simple: 'RANDOM' } } }),
+    dr('for-canary', 'default', 'reviews', { workloadSelector: { matchLabels: { track: 'canary' } }, exportTo: ['.'], trafficPolicy: { loadBalancer: { simple: 'RANDOM' } } }),
+    dr('legacy-spelling', 'default', 'reviews', { workloadSelector: { labels: { track: 'legacy' } }, exportTo: ['.'] }),
     dr('root', 'istio-system', '*.cluster.local'),
   ));
   const table: Array<[string, string, Record<string, string> | undefined, string | undefined]> = [
     ['matching workload in the rule namespace', 'default', { track: 'canary', app: 'x' }, 'for-canary'],
     ['other workload in the namespace', 'default', { track: 'stable' }, 'general'],
+    ['selector spelled labels (older form) still selects', 'default', { track: 'legacy' }, 'legacy-spelling'],
     ['no labels given', 'default', undefined, 'general'],
     ['a selector never applies to other namespaces', 'prod', { track: 'canary' }, 'general'],
   ];
