@@ -39,11 +39,15 @@ export interface TypeSyncStatus {
   nonceSent?: string;
   versionAcked?: string;
   lastNack?: NackRecord;
+  /** Delta: resources whose latest version sent the proxy rejected. */
+  nackedResources?: Array<NackRecord & { name: string }>;
 }
 
 export interface ProxySyncStatus {
   id: string;
   connectedAt: string;
+  /** State of the World or Delta xDS. */
+  protocol?: 'sotw' | 'delta';
   types: Partial<Record<ResourceKind, TypeSyncStatus>>;
 }
 
@@ -62,18 +66,49 @@ export class EncodeCache {
   }
 }
 
-function hashOf(value: unknown): string {
+export function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
-export class AdsConnection {
+/** What the server needs of a stream, State of the World or Delta. */
+export interface XdsStream {
+  readonly streamId: number;
+  proxy?: ProxyInfo;
+  setResources(resources: XdsResources): void;
+  /** Sends every subscribed type whose content changed, in warming order; returns responses sent. */
+  pushAll(): number;
+  status(): ProxySyncStatus;
+  currentResources(): XdsResources | undefined;
+  end?: () => void;
+}
+
+/** The proxy's generated resources and a content hash (its version) per resource. */
+export abstract class ResourceHolder {
   readonly connectedAt = new Date().toISOString();
   proxy?: ProxyInfo;
+  protected resources?: XdsResources;
+  /** Hash per resource of the current generation, keyed `kind/name`. */
+  protected hashes = new Map<string, string>();
+
+  /** Installs freshly generated resources (from the translator) for this proxy. */
+  setResources(resources: XdsResources): void {
+    this.resources = resources;
+    this.hashes.clear();
+    for (const kind of RESOURCE_KINDS) for (const r of resources[kind]) this.hashes.set(`${kind}/${r.name}`, hashOf(r.value));
+  }
+
+  currentResources(): XdsResources | undefined {
+    return this.resources;
+  }
+
+  protected versionOf(kind: ResourceKind, name: string): string {
+    return this.hashes.get(`${kind}/${name}`) ?? '';
+  }
+}
+
+export class AdsConnection extends ResourceHolder implements XdsStream {
   private types = new Map<ResourceKind, TypeState>();
-  private resources?: XdsResources;
   private nonceCounter = 0;
-  /** Hash per resource of the current generation. */
-  private hashes = new Map<string, string>();
 
   constructor(
     readonly streamId: number,
@@ -81,13 +116,8 @@ export class AdsConnection {
     private readonly cache: EncodeCache,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-  ) {}
-
-  /** Installs freshly generated resources (from the translator) for this proxy. */
-  setResources(resources: XdsResources): void {
-    this.resources = resources;
-    this.hashes.clear();
-    for (const kind of RESOURCE_KINDS) for (const r of resources[kind]) this.hashes.set(`${kind}/${r.name}`, hashOf(r.value));
+  ) {
+    super();
   }
 
   /** Handles one DiscoveryRequest; returns nothing, sends zero or one response. */
@@ -183,11 +213,7 @@ export class AdsConnection {
         lastNack: st.lastNack,
       };
     }
-    return { id: this.proxy?.id ?? `stream-${this.streamId}`, connectedAt: this.connectedAt, types };
-  }
-
-  currentResources(): XdsResources | undefined {
-    return this.resources;
+    return { id: this.proxy?.id ?? `stream-${this.streamId}`, connectedAt: this.connectedAt, protocol: 'sotw', types };
   }
 }
 
