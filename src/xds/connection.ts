@@ -31,6 +31,11 @@ export interface TypeState {
   lastNack?: NackRecord;
   /** Versions the proxy rejected: never sent again. */
   rejected: Set<string>;
+  /** Rejected resources: those Envoy's error message names, else those changed since the last accepted version. */
+  nacked?: Array<NackRecord & { name: string }>;
+  /** name → content hash, of the last response sent and of the last one accepted. */
+  sentHashes?: Map<string, string>;
+  ackedHashes?: Map<string, string>;
 }
 
 export interface TypeSyncStatus {
@@ -49,6 +54,18 @@ export interface ProxySyncStatus {
   /** State of the World or Delta xDS. */
   protocol?: 'sotw' | 'delta';
   types: Partial<Record<ResourceKind, TypeSyncStatus>>;
+}
+
+export type SyncState = 'SYNCED' | 'NOT SENT' | 'STALE' | 'NACKED';
+
+/**
+ * One type's state for one proxy, as istioctl proxy-status names them: nothing sent yet, the
+ * latest response rejected, sent but not (yet) acknowledged, or acknowledged.
+ */
+export function syncStateOf(t: TypeSyncStatus | undefined): SyncState {
+  if (!t || t.versionSent === undefined) return 'NOT SENT';
+  if (t.nackedResources?.length || (t.lastNack && t.lastNack.nonce === t.nonceSent)) return 'NACKED';
+  return t.versionAcked === t.versionSent ? 'SYNCED' : 'STALE';
 }
 
 /** Encoded resources shared across proxies: the same content is serialised once. */
@@ -79,6 +96,8 @@ export interface XdsStream {
   pushAll(): number;
   status(): ProxySyncStatus;
   currentResources(): XdsResources | undefined;
+  /** The content hash (version) of one of the proxy's current resources. */
+  resourceVersion(kind: ResourceKind, name: string): string;
   end?: () => void;
 }
 
@@ -101,7 +120,7 @@ export abstract class ResourceHolder {
     return this.resources;
   }
 
-  protected versionOf(kind: ResourceKind, name: string): string {
+  resourceVersion(kind: ResourceKind, name: string): string {
     return this.hashes.get(`${kind}/${name}`) ?? '';
   }
 }
@@ -146,11 +165,18 @@ export class AdsConnection extends ResourceHolder implements XdsStream {
       const rejected = st.versionSent ?? '';
       st.lastNack = { version: rejected, nonce, message: req.errorDetail.message ?? `code ${req.errorDetail.code}`, at: new Date().toISOString() };
       st.rejected.add(rejected);
+      const nack = st.lastNack;
+      const inResponse = [...(st.sentHashes?.keys() ?? [])];
+      const named = inResponse.filter((n) => nack.message.includes(n));
+      const changed = inResponse.filter((n) => st!.sentHashes?.get(n) !== st!.ackedHashes?.get(n));
+      st.nacked = (named.length ? named : changed).map((name) => ({ name, ...nack }));
       this.metrics.nacks.inc({ type: kind });
       this.logger.warn({ proxy: this.proxy?.id, kind, version: rejected, names: this.resourceNames(kind, st), error: st.lastNack.message }, 'proxy rejected configuration (NACK); keeping last accepted version');
       if (!namesChanged) return;
     } else if (nonce !== '') {
       st.versionAcked = st.versionSent;
+      st.ackedHashes = st.sentHashes;
+      st.nacked = undefined;
       if (!namesChanged) return;
     }
     this.respond(kind, st, nonce === '' || namesChanged);
@@ -196,6 +222,7 @@ export class AdsConnection extends ResourceHolder implements XdsStream {
     const nonce = `${this.streamId}-${++this.nonceCounter}`;
     st.versionSent = version;
     st.nonceSent = nonce;
+    st.sentHashes = new Map(chosen.map((r) => [r.name, this.resourceVersion(kind, r.name)]));
     this.send({ versionInfo: version, resources: encoded, typeUrl: TYPE_URLS[kind], nonce });
     this.metrics.pushes.inc({ type: kind });
     this.logger.debug({ proxy: this.proxy?.id, kind, version, nonce, count: encoded.length }, 'sent');
@@ -211,6 +238,7 @@ export class AdsConnection extends ResourceHolder implements XdsStream {
         nonceSent: st.nonceSent,
         versionAcked: st.versionAcked,
         lastNack: st.lastNack,
+        ...(st.nacked?.length ? { nackedResources: st.nacked } : {}),
       };
     }
     return { id: this.proxy?.id ?? `stream-${this.streamId}`, connectedAt: this.connectedAt, protocol: 'sotw', types };

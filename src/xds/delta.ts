@@ -138,7 +138,7 @@ export class DeltaConnection extends ResourceHolder implements XdsStream {
     const updated = new Map<string, string>();
     try {
       for (const [name, r] of current) {
-        const version = this.versionOf(kind, name);
+        const version = this.resourceVersion(kind, name);
         if (st.sent.get(name) === version || st.rejected.has(`${name}@${version}`)) continue;
         updates.push({ name, version, resource: this.cache.get(kind, r, version) });
         updated.set(name, version);

@@ -11,8 +11,9 @@ import type { Logger } from '../log.js';
 import { parseNodeId, type ProxyInfo } from '../proxy/node.js';
 import { TYPE_URLS, type XdsResources } from '../translator/types.js';
 import { bearerToken, identityMismatch, type ProxyIdentity, type XdsAuthenticator } from './auth.js';
-import { AdsConnection, EncodeCache, type ProxySyncStatus, type XdsStream } from './connection.js';
+import { AdsConnection, EncodeCache, syncStateOf, type ProxySyncStatus, type XdsStream } from './connection.js';
 import { Debouncer, type DebounceClock, type PushRequest } from './debounce.js';
+import { clientStatus, csdsServiceDefinition, type ClientStatusRequest, type ClientStatusResponse } from './csds.js';
 import { DeltaConnection } from './delta.js';
 import {
   adsServiceDefinition, structToObject, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse,
@@ -68,6 +69,16 @@ export class XdsServer {
 
   constructor(private readonly opts: XdsServerOptions) {
     this.debouncer = new Debouncer(opts.debounceMs ?? 100, opts.debounceMaxMs ?? 10_000, (req, queuedAt) => this.push(req, queuedAt), opts.clock);
+    opts.metrics.currentNacks = () => this.nackedCounts();
+  }
+
+  /** Per type, how many connected proxies have their latest response of that type rejected. */
+  nackedCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const p of this.syncStatus()) {
+      for (const [kind, t] of Object.entries(p.types)) if (syncStateOf(t) === 'NACKED') out[kind] = (out[kind] ?? 0) + 1;
+    }
+    return out;
   }
 
   /**
@@ -105,6 +116,19 @@ export class XdsServer {
         this.onStream(call, conn, (req) => conn.onRequest(req as DeltaDiscoveryRequest), security);
       },
     });
+    // CSDS reveals configuration: served on plaintext (local, trusted) addresses only.
+    if (!security) {
+      server.addService(csdsServiceDefinition(), {
+        FetchClientStatus: (call: grpc.ServerUnaryCall<ClientStatusRequest, ClientStatusResponse>, cb: grpc.sendUnaryData<ClientStatusResponse>) => {
+          try {
+            cb(null, clientStatus([...this.connections.values()], call.request, this.cache));
+          } catch (err) {
+            this.opts.logger.error({ err }, 'CSDS request failed');
+            cb({ code: grpc.status.INTERNAL, details: `meshpilot: ${(err as Error).message}` });
+          }
+        },
+      });
+    }
     return server;
   }
 
