@@ -6,6 +6,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { adsServiceDefinition, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from '../../src/xds/service.js';
 
+export interface ClientOptions { credentials?: grpc.ChannelCredentials; metadata?: grpc.Metadata; options?: grpc.ChannelOptions }
+
 export class StreamClient<Req, Res> {
   private queue: Res[] = [];
   private waiters: Array<(r: Res) => void> = [];
@@ -13,9 +15,9 @@ export class StreamClient<Req, Res> {
   private readonly call: grpc.ClientDuplexStream<Req, Res>;
   private readonly client: grpc.Client;
 
-  constructor(address: string, definition: ServiceDefinition, method: string, opts: { credentials?: grpc.ChannelCredentials; metadata?: grpc.Metadata } = {}) {
+  constructor(address: string, definition: ServiceDefinition, method: string, opts: ClientOptions = {}) {
     const Ctor = grpc.makeGenericClientConstructor(definition, 'Service');
-    this.client = new Ctor(address, opts.credentials ?? grpc.credentials.createInsecure());
+    this.client = new Ctor(address, opts.credentials ?? grpc.credentials.createInsecure(), opts.options);
     const open = (this.client as unknown as Record<string, (md?: grpc.Metadata) => grpc.ClientDuplexStream<Req, Res>>)[method].bind(this.client);
     this.call = open(opts.metadata ?? new grpc.Metadata());
     this.call.on('data', (r: Res) => {
@@ -75,7 +77,7 @@ export function nodeOf(nodeId: string, labels: Record<string, string> = {}): Del
 
 export type DeltaClient = StreamClient<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
 
-export function deltaClient(address: string, opts: { credentials?: grpc.ChannelCredentials; metadata?: grpc.Metadata } = {}): DeltaClient {
+export function deltaClient(address: string, opts: ClientOptions = {}): DeltaClient {
   return new StreamClient<DeltaDiscoveryRequest, DeltaDiscoveryResponse>(address, adsServiceDefinition(), 'DeltaAggregatedResources', opts);
 }
 
