@@ -101,13 +101,39 @@ export interface XdsStream {
   end?: () => void;
 }
 
-/** The proxy's generated resources and a content hash (its version) per resource. */
-export abstract class ResourceHolder {
+/**
+ * What both protocols share: the proxy's generated resources with a content hash (its version)
+ * per resource, per-type state, and pushes in warming order.
+ */
+export abstract class ResourceHolder<Res, St> {
   readonly connectedAt = new Date().toISOString();
   proxy?: ProxyInfo;
   protected resources?: XdsResources;
   /** Hash per resource of the current generation, keyed `kind/name`. */
   protected hashes = new Map<string, string>();
+  protected types = new Map<ResourceKind, St>();
+  protected nonceCounter = 0;
+
+  constructor(
+    readonly streamId: number,
+    protected readonly send: (res: Res) => void,
+    protected readonly cache: EncodeCache,
+    protected readonly logger: Logger,
+    protected readonly metrics: Metrics,
+  ) {}
+
+  /** Sends one type's changes (or, with `always`, a response even when nothing changed); true if sent. */
+  protected abstract respond(kind: ResourceKind, st: St, always: boolean): boolean;
+
+  /** After new resources were set: send every subscribed type whose content changed, in warming order. */
+  pushAll(): number {
+    let sent = 0;
+    for (const kind of RESOURCE_KINDS) {
+      const st = this.types.get(kind);
+      if (st && this.respond(kind, st, false)) sent++;
+    }
+    return sent;
+  }
 
   /** Installs freshly generated resources (from the translator) for this proxy. */
   setResources(resources: XdsResources): void {
@@ -125,20 +151,7 @@ export abstract class ResourceHolder {
   }
 }
 
-export class AdsConnection extends ResourceHolder implements XdsStream {
-  private types = new Map<ResourceKind, TypeState>();
-  private nonceCounter = 0;
-
-  constructor(
-    readonly streamId: number,
-    private readonly send: (res: DiscoveryResponse) => void,
-    private readonly cache: EncodeCache,
-    private readonly logger: Logger,
-    private readonly metrics: Metrics,
-  ) {
-    super();
-  }
-
+export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> implements XdsStream {
   /** Handles one DiscoveryRequest; returns nothing, sends zero or one response. */
   onRequest(req: DiscoveryRequest): void {
     const typeUrl = req.typeUrl ?? '';
@@ -182,16 +195,6 @@ export class AdsConnection extends ResourceHolder implements XdsStream {
     this.respond(kind, st, nonce === '' || namesChanged);
   }
 
-  /** After new resources were set: send every subscribed type whose content changed, in warming order. */
-  pushAll(): number {
-    let sent = 0;
-    for (const kind of RESOURCE_KINDS) {
-      const st = this.types.get(kind);
-      if (st && this.respond(kind, st, false)) sent++;
-    }
-    return sent;
-  }
-
   private selected(kind: ResourceKind, st: TypeState): NamedResource[] {
     const all = this.resources?.[kind] ?? [];
     if (st.names === 'wildcard') return all;
@@ -203,7 +206,7 @@ export class AdsConnection extends ResourceHolder implements XdsStream {
     return this.selected(kind, st).map((r) => r.name);
   }
 
-  private respond(kind: ResourceKind, st: TypeState, force: boolean): boolean {
+  protected respond(kind: ResourceKind, st: TypeState, force: boolean): boolean {
     if (!this.resources) return false;
     const chosen = this.selected(kind, st);
     const version = hashOf(chosen.map((r) => [r.name, this.hashes.get(`${kind}/${r.name}`)]));

@@ -5,10 +5,8 @@
  * in removed_resources. A NACK is recorded for the resources of the rejected response; those
  * versions are never sent again, only new content is.
  */
-import type { Metrics } from '../admin/metrics.js';
-import type { Logger } from '../log.js';
-import { RESOURCE_KINDS, TYPE_URLS, type NamedResource, type ResourceKind } from '../translator/types.js';
-import { EncodeCache, KIND_BY_TYPE_URL, ResourceHolder, hashOf, type NackRecord, type ProxySyncStatus, type XdsStream } from './connection.js';
+import { TYPE_URLS, type NamedResource, type ResourceKind } from '../translator/types.js';
+import { KIND_BY_TYPE_URL, ResourceHolder, hashOf, type NackRecord, type ProxySyncStatus, type XdsStream } from './connection.js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DeltaResource } from './service.js';
 
 /** Kinds whose first request with no names is a (legacy) wildcard subscription. */
@@ -38,20 +36,7 @@ export interface DeltaTypeState {
   lastNack?: NackRecord;
 }
 
-export class DeltaConnection extends ResourceHolder implements XdsStream {
-  private types = new Map<ResourceKind, DeltaTypeState>();
-  private nonceCounter = 0;
-
-  constructor(
-    readonly streamId: number,
-    private readonly send: (res: DeltaDiscoveryResponse) => void,
-    private readonly cache: EncodeCache,
-    private readonly logger: Logger,
-    private readonly metrics: Metrics,
-  ) {
-    super();
-  }
-
+export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, DeltaTypeState> implements XdsStream {
   /** Handles one DeltaDiscoveryRequest: an ACK/NACK, a subscription change, or both. */
   onRequest(req: DeltaDiscoveryRequest): void {
     const kind = KIND_BY_TYPE_URL.get(req.typeUrl ?? '');
@@ -116,21 +101,12 @@ export class DeltaConnection extends ResourceHolder implements XdsStream {
     for (const name of flight.removed) { st.acked.delete(name); st.nacked.delete(name); }
   }
 
-  pushAll(): number {
-    let sent = 0;
-    for (const kind of RESOURCE_KINDS) {
-      const st = this.types.get(kind);
-      if (st && this.respond(kind, st, false)) sent++;
-    }
-    return sent;
-  }
-
   private wanted(st: DeltaTypeState, name: string): boolean {
     return st.wildcard || st.names.has(name);
   }
 
   /** Sends what changed for one type; `always` sends even an empty response (a first request must be answered). */
-  private respond(kind: ResourceKind, st: DeltaTypeState, always: boolean): boolean {
+  protected respond(kind: ResourceKind, st: DeltaTypeState, always: boolean): boolean {
     if (!this.resources) return false;
     const current = new Map<string, NamedResource>();
     for (const r of this.resources[kind]) if (this.wanted(st, r.name)) current.set(r.name, r);
