@@ -68,8 +68,10 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
     }
     for (const n of unsubscribe) {
       if (n === '*') { if (st.wildcard) changed = true; st.wildcard = false; } else if (st.names.delete(n)) changed = true;
-      // The proxy dropped it: a later subscription must send it again.
-      if (!this.wanted(st, n)) { st.sent.delete(n); st.acked.delete(n); }
+    }
+    if (unsubscribe.length > 0) {
+      // What the proxy dropped is forgotten: a later subscription sends it again.
+      for (const n of [...st.sent.keys()]) if (!this.wanted(st, n)) { st.sent.delete(n); st.acked.delete(n); st.nacked.delete(n); }
     }
     if (first || changed) this.respond(kind, st, first);
   }
