@@ -4,17 +4,17 @@
  * the route configurations the listeners name) and ACK every response. It records when each type
  * was last ACKed at which version, so a benchmark can time "change → every proxy ACKed".
  *
- * The protocol lives behind `AdsProtocol`: State of the World today; a Delta implementation
- * (DeltaAggregatedResources) plugs in beside it once the server speaks it.
+ * The protocol lives behind `AdsProtocol`: State of the World (StreamAggregatedResources) or
+ * Delta (DeltaAggregatedResources, where a type's version is the response's system_version_info).
  */
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { RESOURCE_KINDS, TYPE_URLS, type ResourceKind } from '../src/translator/types.js';
 import { decodeResource, jsToStruct } from '../src/xds/encode.js';
 import { envoyRoot } from '../src/xds/protos.js';
-import { adsServiceDefinition, type DiscoveryRequest, type DiscoveryResponse } from '../src/xds/service.js';
+import { adsServiceDefinition, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from '../src/xds/service.js';
 
-export type AdsMode = 'sotw';
+export type AdsMode = 'sotw' | 'delta';
 
 export interface AckRecord { version: string; at: number; resources: number; bytes: number }
 
@@ -37,12 +37,12 @@ const HCM = 'envoy.filters.network.http_connection_manager';
 type Obj = Record<string, unknown>;
 
 /** EDS cluster names of a CDS response. */
-function edsClusters(res: DiscoveryResponse): string[] {
+function edsClusters(res: { resources: Array<{ value: Uint8Array }> }): string[] {
   return res.resources.map((a) => decodeResource('clusters', a.value)).filter((c) => c.type === 'EDS').map((c) => String(c.name)).sort();
 }
 
 /** Route configuration names the listeners of an LDS response refer to. */
-function rdsNames(res: DiscoveryResponse): string[] {
+function rdsNames(res: { resources: Array<{ value: Uint8Array }> }): string[] {
   const names = new Set<string>();
   for (const a of res.resources) {
     const l = decodeResource('listeners', a.value);
@@ -111,9 +111,68 @@ export class SotwProtocol implements AdsProtocol {
   }
 }
 
+/**
+ * Delta: CDS and LDS as wildcard subscriptions; EDS and RDS names subscribed and unsubscribed as
+ * the clusters and listeners the proxy holds come and go; every response ACKed by its nonce.
+ */
+export class DeltaProtocol implements AdsProtocol {
+  connect(address: string, nodeId: string, labels: Record<string, string>): SimulatedProxy {
+    const Ctor = grpc.makeGenericClientConstructor(adsServiceDefinition(), 'AggregatedDiscoveryService');
+    const client = new Ctor(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    const call = (client as unknown as { DeltaAggregatedResources(): grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> }).DeltaAggregatedResources();
+    const acks = new Map<ResourceKind, AckRecord>();
+    const errors: string[] = [];
+    // Per parent resource (cluster / listener), the child names it needs (EDS / RDS).
+    const children = { clusters: new Map<string, string[]>(), listeners: new Map<string, string[]>() };
+    const subscribed = { endpoints: new Set<string>(), routes: new Set<string>() };
+    const node = { id: nodeId, cluster: 'load-client', metadata: jsToStruct({ LABELS: labels }) };
+    let first = true;
+    const send = (req: DeltaDiscoveryRequest) => {
+      call.write(first ? { ...req, node } : req);
+      first = false;
+    };
+    const resubscribe = (kind: 'endpoints' | 'routes', parents: Map<string, string[]>) => {
+      const want = new Set([...parents.values()].flat());
+      const add = [...want].filter((n) => !subscribed[kind].has(n));
+      const drop = [...subscribed[kind]].filter((n) => !want.has(n));
+      if (add.length === 0 && drop.length === 0) return;
+      subscribed[kind] = want;
+      send({ typeUrl: TYPE_URLS[kind], resourceNamesSubscribe: add, resourceNamesUnsubscribe: drop });
+    };
+    call.on('data', (res: DeltaDiscoveryResponse) => {
+      const kind = KIND_OF.get(res.typeUrl);
+      if (!kind) return;
+      try {
+        const resources = res.resources ?? [];
+        if (kind === 'clusters' || kind === 'listeners') {
+          const m = children[kind];
+          for (const name of res.removedResources ?? []) m.delete(name);
+          for (const r of resources) m.set(r.name, kind === 'clusters' ? edsClusters({ resources: [r.resource] }) : rdsNames({ resources: [r.resource] }));
+          resubscribe(kind === 'clusters' ? 'endpoints' : 'routes', m);
+        }
+        send({ typeUrl: res.typeUrl, responseNonce: res.nonce });
+        acks.set(kind, { version: res.systemVersionInfo, at: performance.now(), resources: resources.length, bytes: resources.reduce((n, r) => n + r.resource.value.length, 0) });
+      } catch (err) {
+        errors.push(`${kind}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
+    call.on('error', (err) => errors.push(`stream: ${err.message}`));
+    send({ typeUrl: TYPE_URLS.clusters });
+    send({ typeUrl: TYPE_URLS.listeners });
+    return {
+      nodeId, acks, errors,
+      close() {
+        call.cancel();
+        client.close();
+      },
+    };
+  }
+}
+
 export function protocolFor(mode: AdsMode): AdsProtocol {
   switch (mode) {
     case 'sotw': return new SotwProtocol();
+    case 'delta': return new DeltaProtocol();
   }
 }
 

@@ -24,6 +24,7 @@ const { values } = parseArgs({
     proxies: { type: 'string', default: '1000' },
     'fanout-services': { type: 'string', default: '100' },
     'fanout-changes': { type: 'string', default: '5' },
+    'ads': { type: 'string', default: 'sotw,delta' },
   },
 });
 const n = (k: keyof typeof values): number => {
@@ -39,7 +40,12 @@ for (const s of suites) {
   if (s === 'translate') runTranslateBench(size, n('runs'));
   else if (s === 'scope') runScopeBench(size);
   else if (s === 'incremental') runIncrementalBench(size, { ...size, services: n('large') }, n('changes'));
-  else if (s === 'fanout') await runFanoutBench({ proxies: n('proxies'), size: { services: n('fanout-services'), virtualServices: 10, routes: 200 }, changes: n('fanout-changes'), mode: 'sotw' });
+  else if (s === 'fanout') {
+    for (const mode of String(values.ads).split(',')) {
+      if (mode !== 'sotw' && mode !== 'delta') throw new Error(`--ads ${mode}: expected sotw, delta or both (sotw,delta)`);
+      await runFanoutBench({ proxies: n('proxies'), size: { services: n('fanout-services'), virtualServices: 10, routes: 200 }, changes: n('fanout-changes'), mode });
+    }
+  }
   else throw new Error(`--suite ${s}: expected translate, scope, incremental or fanout`);
 }
 const all = summary();

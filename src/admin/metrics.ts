@@ -10,12 +10,16 @@ export interface Metrics {
   invalidObjects: Counter<'kind' | 'source'>;
   configObjects: Gauge<'kind'>;
   refusedSecrets: Counter;
+  /** (proxy, type) pairs whose latest response the proxy rejected, by type (read at scrape time). */
+  nackedNow: Gauge<'type'>;
+  /** Set by the xDS server: how many connected proxies have each type currently NACKed. */
+  currentNacks?: () => Record<string, number>;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'meshpilot_' });
-  return {
+  const metrics: Metrics = {
     registry,
     connectedProxies: new Gauge({ name: 'meshpilot_xds_connected_proxies', help: 'Proxies with an open xDS stream', registers: [registry] }),
     pushes: new Counter({ name: 'meshpilot_xds_pushes_total', help: 'xDS responses sent, by resource type', labelNames: ['type'], registers: [registry] }),
@@ -27,5 +31,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     invalidObjects: new Counter({ name: 'meshpilot_invalid_objects_total', help: 'Objects rejected by validation', labelNames: ['kind', 'source'], registers: [registry] }),
     configObjects: new Gauge({ name: 'meshpilot_config_objects', help: 'Valid objects in the registry, by kind', labelNames: ['kind'], registers: [registry] }),
     refusedSecrets: new Counter({ name: 'meshpilot_xds_refused_secrets_total', help: 'Secret names a proxy asked for that are not its to read', registers: [registry] }),
+    nackedNow: new Gauge({
+      name: 'meshpilot_xds_nacked_proxies', help: 'Connected proxies whose latest response of a type was rejected (NACK), by type', labelNames: ['type'], registers: [registry],
+      collect(this: Gauge<'type'>) {
+        this.reset();
+        for (const [type, n] of Object.entries(metrics.currentNacks?.() ?? {})) this.set({ type }, n);
+      },
+    }),
   };
+  return metrics;
 }

@@ -36,6 +36,16 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text + '\n');
 }
 
+/** meshpilot_config_objects{kind}: the registry's valid objects, counted when scraped. */
+function countConfigObjects(views: AdminViews): void {
+  const objects = views.configz();
+  if (!Array.isArray(objects)) return;
+  const counts = new Map<string, number>();
+  for (const o of objects as Array<{ kind?: unknown }>) if (typeof o?.kind === 'string') counts.set(o.kind, (counts.get(o.kind) ?? 0) + 1);
+  views.metrics.configObjects.reset();
+  for (const [kind, n] of counts) views.metrics.configObjects.set({ kind }, n);
+}
+
 async function handle(views: AdminViews, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin');
   switch (url.pathname) {
@@ -47,6 +57,7 @@ async function handle(views: AdminViews, req: IncomingMessage, res: ServerRespon
       else res.writeHead(503, { 'content-type': 'text/plain' }).end('not ready: no snapshot yet\n');
       return;
     case '/metrics': {
+      countConfigObjects(views);
       const body = await views.metrics.registry.metrics();
       res.writeHead(200, { 'content-type': views.metrics.registry.contentType }).end(body);
       return;

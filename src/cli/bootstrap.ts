@@ -16,8 +16,9 @@ export function registerBootstrap(program: Command): void {
     .option('--xds-server-name <name>', 'secure xDS: SNI sent and SAN required in the server certificate')
     .option('--xds-token-file <file>', 'secure xDS: send the token in FILE as "authorization: Bearer"')
     .option('--grpc', 'write a gRPC xDS bootstrap for a proxyless gRPC client (use it as GRPC_XDS_BOOTSTRAP)')
+    .option('--delta', 'use incremental (Delta) xDS instead of State of the World')
     .option('-o, --output <file>', 'write to FILE instead of stdout')
-    .action((opts: { nodeId: string; label?: string[]; xdsAddress: string; adminAddress: string; grpc?: boolean; output?: string; xdsCa?: string; xdsServerName?: string; xdsTokenFile?: string }) => {
+    .action((opts: { nodeId: string; label?: string[]; xdsAddress: string; adminAddress: string; grpc?: boolean; output?: string; xdsCa?: string; xdsServerName?: string; xdsTokenFile?: string; delta?: boolean }) => {
       const labels = parseLabels(opts.label);
       const parsed = parseNodeId(opts.nodeId, { LABELS: labels });
       if (!parsed.ok) throw new Error(parsed.error);
@@ -25,7 +26,7 @@ export function registerBootstrap(program: Command): void {
       if (opts.grpc && (opts.xdsCa || opts.xdsTokenFile)) throw new Error('--grpc: secure xDS options are not supported for proxyless gRPC bootstraps yet');
       const xdsToken = opts.xdsTokenFile ? readFileSync(opts.xdsTokenFile, 'utf8').trim() : undefined;
       const bootstrap = opts.grpc ? buildGrpcBootstrap(common) : buildBootstrap({
-        ...common, adminAddress: opts.adminAddress, xdsCaFile: opts.xdsCa, xdsServerName: opts.xdsServerName, xdsToken,
+        ...common, adminAddress: opts.adminAddress, xdsCaFile: opts.xdsCa, xdsServerName: opts.xdsServerName, xdsToken, delta: opts.delta,
       });
       const text = JSON.stringify(bootstrap, null, 2) + '\n';
       if (opts.output) writeFileSync(opts.output, text);

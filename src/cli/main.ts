@@ -9,6 +9,8 @@ import { registerGenCrds } from './gen-crds.js';
 import { registerProxyInit } from './proxy-init.js';
 import { registerExplain } from './explain.js';
 import { registerDiff } from './diff.js';
+import { registerProxyStatus } from './proxy-status.js';
+import { registerProxyConfig } from './proxy-config.js';
 
 const program = new Command();
 program
@@ -27,6 +29,8 @@ registerGenCrds(program);
 registerProxyInit(program);
 registerExplain(program);
 registerDiff(program);
+registerProxyStatus(program);
+registerProxyConfig(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`meshpilot: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -20,6 +20,8 @@ export interface BootstrapOptions {
   xdsServerName?: string;
   /** A bearer token sent on the xDS stream (its identity decides the proxy's namespace). */
   xdsToken?: string;
+  /** Incremental (Delta) xDS instead of State of the World. */
+  delta?: boolean;
 }
 
 /** The xds-grpc cluster's TLS: h2 over TLS, server certificate checked against the CA. */
@@ -69,7 +71,7 @@ export function buildBootstrap(opts: BootstrapOptions): Record<string, unknown> 
     admin: { address: admin.startsWith('unix:') ? xdsClusterAddress(admin) : socketAddress(admin) },
     dynamic_resources: {
       ads_config: {
-        api_type: 'GRPC',
+        api_type: opts.delta ? 'DELTA_GRPC' : 'GRPC',
         transport_api_version: 'V3',
         grpc_services: [{
           envoy_grpc: { cluster_name: 'xds-grpc' },

@@ -31,6 +31,11 @@ export interface TypeState {
   lastNack?: NackRecord;
   /** Versions the proxy rejected: never sent again. */
   rejected: Set<string>;
+  /** Rejected resources: those Envoy's error message names, else those changed since the last accepted version. */
+  nacked?: Array<NackRecord & { name: string }>;
+  /** name → content hash, of the last response sent and of the last one accepted. */
+  sentHashes?: Map<string, string>;
+  ackedHashes?: Map<string, string>;
 }
 
 export interface TypeSyncStatus {
@@ -39,12 +44,28 @@ export interface TypeSyncStatus {
   nonceSent?: string;
   versionAcked?: string;
   lastNack?: NackRecord;
+  /** Delta: resources whose latest version sent the proxy rejected. */
+  nackedResources?: Array<NackRecord & { name: string }>;
 }
 
 export interface ProxySyncStatus {
   id: string;
   connectedAt: string;
+  /** State of the World or Delta xDS. */
+  protocol?: 'sotw' | 'delta';
   types: Partial<Record<ResourceKind, TypeSyncStatus>>;
+}
+
+export type SyncState = 'SYNCED' | 'NOT SENT' | 'STALE' | 'NACKED';
+
+/**
+ * One type's state for one proxy, as istioctl proxy-status names them: nothing sent yet, the
+ * latest response rejected, sent but not (yet) acknowledged, or acknowledged.
+ */
+export function syncStateOf(t: TypeSyncStatus | undefined): SyncState {
+  if (!t || t.versionSent === undefined) return 'NOT SENT';
+  if (t.nackedResources?.length || (t.lastNack && t.lastNack.nonce === t.nonceSent)) return 'NACKED';
+  return t.versionAcked === t.versionSent ? 'SYNCED' : 'STALE';
 }
 
 /** Encoded resources shared across proxies: the same content is serialised once. */
@@ -62,26 +83,57 @@ export class EncodeCache {
   }
 }
 
-function hashOf(value: unknown): string {
+export function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
-export class AdsConnection {
+/** What the server needs of a stream, State of the World or Delta. */
+export interface XdsStream {
+  readonly streamId: number;
+  proxy?: ProxyInfo;
+  setResources(resources: XdsResources): void;
+  /** Sends every subscribed type whose content changed, in warming order; returns responses sent. */
+  pushAll(): number;
+  status(): ProxySyncStatus;
+  currentResources(): XdsResources | undefined;
+  /** The content hash (version) of one of the proxy's current resources. */
+  resourceVersion(kind: ResourceKind, name: string): string;
+  end?: () => void;
+}
+
+/**
+ * What both protocols share: the proxy's generated resources with a content hash (its version)
+ * per resource, per-type state, and pushes in warming order.
+ */
+export abstract class ResourceHolder<Res, St> {
   readonly connectedAt = new Date().toISOString();
   proxy?: ProxyInfo;
-  private types = new Map<ResourceKind, TypeState>();
-  private resources?: XdsResources;
-  private nonceCounter = 0;
-  /** Hash per resource of the current generation. */
-  private hashes = new Map<string, string>();
+  protected resources?: XdsResources;
+  /** Hash per resource of the current generation, keyed `kind/name`. */
+  protected hashes = new Map<string, string>();
+  protected types = new Map<ResourceKind, St>();
+  protected nonceCounter = 0;
 
   constructor(
     readonly streamId: number,
-    private readonly send: (res: DiscoveryResponse) => void,
-    private readonly cache: EncodeCache,
-    private readonly logger: Logger,
-    private readonly metrics: Metrics,
+    protected readonly send: (res: Res) => void,
+    protected readonly cache: EncodeCache,
+    protected readonly logger: Logger,
+    protected readonly metrics: Metrics,
   ) {}
+
+  /** Sends one type's changes (or, with `always`, a response even when nothing changed); true if sent. */
+  protected abstract respond(kind: ResourceKind, st: St, always: boolean): boolean;
+
+  /** After new resources were set: send every subscribed type whose content changed, in warming order. */
+  pushAll(): number {
+    let sent = 0;
+    for (const kind of RESOURCE_KINDS) {
+      const st = this.types.get(kind);
+      if (st && this.respond(kind, st, false)) sent++;
+    }
+    return sent;
+  }
 
   /** Installs freshly generated resources (from the translator) for this proxy. */
   setResources(resources: XdsResources): void {
@@ -90,6 +142,16 @@ export class AdsConnection {
     for (const kind of RESOURCE_KINDS) for (const r of resources[kind]) this.hashes.set(`${kind}/${r.name}`, hashOf(r.value));
   }
 
+  currentResources(): XdsResources | undefined {
+    return this.resources;
+  }
+
+  resourceVersion(kind: ResourceKind, name: string): string {
+    return this.hashes.get(`${kind}/${name}`) ?? '';
+  }
+}
+
+export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> implements XdsStream {
   /** Handles one DiscoveryRequest; returns nothing, sends zero or one response. */
   onRequest(req: DiscoveryRequest): void {
     const typeUrl = req.typeUrl ?? '';
@@ -116,24 +178,21 @@ export class AdsConnection {
       const rejected = st.versionSent ?? '';
       st.lastNack = { version: rejected, nonce, message: req.errorDetail.message ?? `code ${req.errorDetail.code}`, at: new Date().toISOString() };
       st.rejected.add(rejected);
+      const nack = st.lastNack;
+      const inResponse = [...(st.sentHashes?.keys() ?? [])];
+      const named = inResponse.filter((n) => nack.message.includes(n));
+      const changed = inResponse.filter((n) => st!.sentHashes?.get(n) !== st!.ackedHashes?.get(n));
+      st.nacked = (named.length ? named : changed).map((name) => ({ name, ...nack }));
       this.metrics.nacks.inc({ type: kind });
       this.logger.warn({ proxy: this.proxy?.id, kind, version: rejected, names: this.resourceNames(kind, st), error: st.lastNack.message }, 'proxy rejected configuration (NACK); keeping last accepted version');
       if (!namesChanged) return;
     } else if (nonce !== '') {
       st.versionAcked = st.versionSent;
+      st.ackedHashes = st.sentHashes;
+      st.nacked = undefined;
       if (!namesChanged) return;
     }
     this.respond(kind, st, nonce === '' || namesChanged);
-  }
-
-  /** After new resources were set: send every subscribed type whose content changed, in warming order. */
-  pushAll(): number {
-    let sent = 0;
-    for (const kind of RESOURCE_KINDS) {
-      const st = this.types.get(kind);
-      if (st && this.respond(kind, st, false)) sent++;
-    }
-    return sent;
   }
 
   private selected(kind: ResourceKind, st: TypeState): NamedResource[] {
@@ -147,7 +206,7 @@ export class AdsConnection {
     return this.selected(kind, st).map((r) => r.name);
   }
 
-  private respond(kind: ResourceKind, st: TypeState, force: boolean): boolean {
+  protected respond(kind: ResourceKind, st: TypeState, force: boolean): boolean {
     if (!this.resources) return false;
     const chosen = this.selected(kind, st);
     const version = hashOf(chosen.map((r) => [r.name, this.hashes.get(`${kind}/${r.name}`)]));
@@ -166,6 +225,7 @@ export class AdsConnection {
     const nonce = `${this.streamId}-${++this.nonceCounter}`;
     st.versionSent = version;
     st.nonceSent = nonce;
+    st.sentHashes = new Map(chosen.map((r) => [r.name, this.resourceVersion(kind, r.name)]));
     this.send({ versionInfo: version, resources: encoded, typeUrl: TYPE_URLS[kind], nonce });
     this.metrics.pushes.inc({ type: kind });
     this.logger.debug({ proxy: this.proxy?.id, kind, version, nonce, count: encoded.length }, 'sent');
@@ -181,13 +241,10 @@ export class AdsConnection {
         nonceSent: st.nonceSent,
         versionAcked: st.versionAcked,
         lastNack: st.lastNack,
+        ...(st.nacked?.length ? { nackedResources: st.nacked } : {}),
       };
     }
-    return { id: this.proxy?.id ?? `stream-${this.streamId}`, connectedAt: this.connectedAt, types };
-  }
-
-  currentResources(): XdsResources | undefined {
-    return this.resources;
+    return { id: this.proxy?.id ?? `stream-${this.streamId}`, connectedAt: this.connectedAt, protocol: 'sotw', types };
   }
 }
 

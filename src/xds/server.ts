@@ -11,9 +11,17 @@ import type { Logger } from '../log.js';
 import { parseNodeId, type ProxyInfo } from '../proxy/node.js';
 import { TYPE_URLS, type XdsResources } from '../translator/types.js';
 import { bearerToken, identityMismatch, type ProxyIdentity, type XdsAuthenticator } from './auth.js';
-import { AdsConnection, EncodeCache, type ProxySyncStatus } from './connection.js';
+import { AdsConnection, EncodeCache, syncStateOf, type ProxySyncStatus, type XdsStream } from './connection.js';
 import { Debouncer, type DebounceClock, type PushRequest } from './debounce.js';
-import { adsServiceDefinition, structToObject, type DiscoveryRequest, type DiscoveryResponse } from './service.js';
+import { clientStatus, csdsServiceDefinition, type ClientStatusRequest, type ClientStatusResponse } from './csds.js';
+import { DeltaConnection } from './delta.js';
+import {
+  adsServiceDefinition, structToObject, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse,
+} from './service.js';
+
+/** A request of either protocol, as far as the server looks at it. */
+type AnyRequest = DiscoveryRequest | DeltaDiscoveryRequest;
+type AnyCall = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse> | grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
 
 export type { ProxySyncStatus } from './connection.js';
 export type { PushRequest } from './debounce.js';
@@ -53,7 +61,7 @@ export class XdsServer {
   private server?: grpc.Server;
   /** One server per secure address (the handler must know how the stream came in). */
   private secureServers: grpc.Server[] = [];
-  private readonly connections = new Map<number, AdsConnection & { end?: () => void }>();
+  private readonly connections = new Map<number, XdsStream>();
   private readonly cache = new EncodeCache();
   private readonly debouncer: Debouncer;
   private nextStreamId = 0;
@@ -61,6 +69,16 @@ export class XdsServer {
 
   constructor(private readonly opts: XdsServerOptions) {
     this.debouncer = new Debouncer(opts.debounceMs ?? 100, opts.debounceMaxMs ?? 10_000, (req, queuedAt) => this.push(req, queuedAt), opts.clock);
+    opts.metrics.currentNacks = () => this.nackedCounts();
+  }
+
+  /** Per type, how many connected proxies have their latest response of that type rejected. */
+  nackedCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const p of this.syncStatus()) {
+      for (const [kind, t] of Object.entries(p.types)) if (syncStateOf(t) === 'NACKED') out[kind] = (out[kind] ?? 0) + 1;
+    }
+    return out;
   }
 
   /**
@@ -89,8 +107,28 @@ export class XdsServer {
   private newServer(security?: XdsListenerSecurity): grpc.Server {
     const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.keepalive_time_ms': 30_000 });
     server.addService(adsServiceDefinition(), {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.onStream(call, security),
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => {
+        const conn = new AdsConnection(++this.nextStreamId, (res) => { call.write(res); }, this.cache, this.opts.logger, this.opts.metrics);
+        this.onStream(call, conn, (req) => conn.onRequest(req as DiscoveryRequest), security);
+      },
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => {
+        const conn = new DeltaConnection(++this.nextStreamId, (res) => { call.write(res); }, this.cache, this.opts.logger, this.opts.metrics);
+        this.onStream(call, conn, (req) => conn.onRequest(req as DeltaDiscoveryRequest), security);
+      },
     });
+    // CSDS reveals configuration: served on plaintext (local, trusted) addresses only.
+    if (!security) {
+      server.addService(csdsServiceDefinition(), {
+        FetchClientStatus: (call: grpc.ServerUnaryCall<ClientStatusRequest, ClientStatusResponse>, cb: grpc.sendUnaryData<ClientStatusResponse>) => {
+          try {
+            cb(null, clientStatus([...this.connections.values()], call.request, this.cache));
+          } catch (err) {
+            this.opts.logger.error({ err }, 'CSDS request failed');
+            cb({ code: grpc.status.INTERNAL, details: `meshpilot: ${(err as Error).message}` });
+          }
+        },
+      });
+    }
     return server;
   }
 
@@ -133,7 +171,7 @@ export class XdsServer {
     this.connections.clear();
   }
 
-  private generateFor(conn: AdsConnection): boolean {
+  private generateFor(conn: XdsStream): boolean {
     if (!conn.proxy) return false;
     try {
       conn.setResources(this.opts.generate(conn.proxy));
@@ -164,10 +202,10 @@ export class XdsServer {
     for (const w of waiters) w(summary);
   }
 
-  private onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, security?: XdsListenerSecurity): void {
-    const id = ++this.nextStreamId;
+  /** One stream of either protocol: authentication, the node on the first message, then the connection's own handling. */
+  private onStream(call: AnyCall, conn: XdsStream, onRequest: (req: AnyRequest) => void, security?: XdsListenerSecurity): void {
+    const id = conn.streamId;
     const log = this.opts.logger;
-    const conn = new AdsConnection(id, (res) => { call.write(res); }, this.cache, log, this.opts.metrics) as AdsConnection & { end?: () => void };
     conn.end = () => call.end();
     this.connections.set(id, conn);
     const cleanup = () => {
@@ -185,7 +223,7 @@ export class XdsServer {
       cleanup();
     };
     let identity: ProxyIdentity | undefined;
-    const handle = (req: DiscoveryRequest) => {
+    const handle = (req: AnyRequest) => {
       if (rejected) return;
       try {
         if (!conn.proxy) {
@@ -199,8 +237,8 @@ export class XdsServer {
           log.info({ proxy: conn.proxy.id, stream: id, labels: conn.proxy.labels, identity }, 'proxy connected');
           this.generateFor(conn);
         }
-        this.checkSecretRequest(conn, req);
-        conn.onRequest(req);
+        this.checkSecretRequest(conn, req.typeUrl, 'resourceNames' in req ? req.resourceNames : (req as DeltaDiscoveryRequest).resourceNamesSubscribe);
+        onRequest(req);
       } catch (err) {
         log.error({ err, stream: id }, 'failed to handle a discovery request');
       }
@@ -213,7 +251,7 @@ export class XdsServer {
           else identity = result;
         },
       );
-      call.on('data', (req: DiscoveryRequest) => { queue = queue.then(() => handle(req)); });
+      call.on('data', (req: AnyRequest) => { queue = queue.then(() => handle(req)); });
     } else {
       call.on('data', handle);
     }
@@ -223,7 +261,7 @@ export class XdsServer {
     call.on('close', cleanup);
   }
 
-  private async authenticate(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, auth: XdsAuthenticator): Promise<ProxyIdentity | Error> {
+  private async authenticate(call: AnyCall, auth: XdsAuthenticator): Promise<ProxyIdentity | Error> {
     const token = bearerToken(call.metadata);
     if (!token) return new Error('no bearer token (metadata "authorization: Bearer TOKEN")');
     try {
@@ -239,10 +277,10 @@ export class XdsServer {
    * refused — nothing is served for it — and logged. Own-namespace names that do not exist yet are
    * not refusals: the proxy waits for them, as with Istio.
    */
-  private checkSecretRequest(conn: AdsConnection, req: DiscoveryRequest): void {
-    if (req.typeUrl !== TYPE_URLS.secrets || !req.resourceNames?.length || !conn.proxy) return;
+  private checkSecretRequest(conn: XdsStream, typeUrl: string | undefined, names: string[] | undefined): void {
+    if (typeUrl !== TYPE_URLS.secrets || !names?.length || !conn.proxy) return;
     const given = new Set((conn.currentResources()?.secrets ?? []).map((s) => s.name));
-    const refused = req.resourceNames.filter((n) => !given.has(n) && !/^kubernetes:\/\/[^/]+$/.test(n));
+    const refused = names.filter((n) => !given.has(n) && !/^kubernetes:\/\/[^/]+$/.test(n));
     if (refused.length === 0) return;
     this.opts.metrics.refusedSecrets.inc(refused.length);
     this.opts.logger.warn({ proxy: conn.proxy.id, namespace: conn.proxy.namespace, refused: refused.slice(0, 10) }, 'refused Secret request: not the proxy\'s to read');

@@ -18,6 +18,30 @@ export interface DiscoveryResponse {
   nonce: string;
 }
 
+export interface DeltaDiscoveryRequest {
+  node?: DiscoveryRequest['node'];
+  typeUrl?: string;
+  resourceNamesSubscribe?: string[];
+  resourceNamesUnsubscribe?: string[];
+  initialResourceVersions?: Record<string, string>;
+  responseNonce?: string;
+  errorDetail?: { code?: number; message?: string };
+}
+
+export interface DeltaResource {
+  name: string;
+  version: string;
+  resource: { type_url: string; value: Uint8Array };
+}
+
+export interface DeltaDiscoveryResponse {
+  systemVersionInfo: string;
+  resources: DeltaResource[];
+  typeUrl: string;
+  removedResources: string[];
+  nonce: string;
+}
+
 /** google.protobuf.Struct as a plain JS object. */
 export function structToObject(s: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -37,20 +61,29 @@ function valueToJs(v: unknown): unknown {
   return null;
 }
 
-export function adsServiceDefinition(): ServiceDefinition {
+/** A bidirectional streaming method whose messages are the named protobuf types. */
+function streamMethod(service: string, method: string, reqType: string, resType: string): Record<string, unknown> {
   const root = envoyRoot();
-  const Req = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
-  const Res = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
+  const Req = root.lookupType(reqType);
+  const Res = root.lookupType(resType);
   return {
-    StreamAggregatedResources: {
-      path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
-      requestStream: true,
-      responseStream: true,
-      requestDeserialize: (buf: Buffer): DiscoveryRequest => Req.toObject(Req.decode(buf), { longs: Number, enums: String }) as DiscoveryRequest,
-      requestSerialize: (m: DiscoveryRequest): Buffer => Buffer.from(Req.encode(Req.fromObject(m)).finish()),
-      responseSerialize: (m: DiscoveryResponse): Buffer => Buffer.from(Res.encode(Res.fromObject(m)).finish()),
-      responseDeserialize: (buf: Buffer): DiscoveryResponse => Res.toObject(Res.decode(buf), { longs: Number, enums: String }) as DiscoveryResponse,
-      originalName: 'streamAggregatedResources',
-    },
+    path: `/${service}/${method}`,
+    requestStream: true,
+    responseStream: true,
+    requestDeserialize: (buf: Buffer): unknown => Req.toObject(Req.decode(buf), { longs: Number, enums: String }),
+    requestSerialize: (m: Record<string, unknown>): Buffer => Buffer.from(Req.encode(Req.fromObject(m)).finish()),
+    responseSerialize: (m: Record<string, unknown>): Buffer => Buffer.from(Res.encode(Res.fromObject(m)).finish()),
+    responseDeserialize: (buf: Buffer): unknown => Res.toObject(Res.decode(buf), { longs: Number, enums: String }),
+    originalName: method.charAt(0).toLowerCase() + method.slice(1),
+  };
+}
+
+const ADS = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+/** ADS: State of the World (StreamAggregatedResources) and Delta (DeltaAggregatedResources). */
+export function adsServiceDefinition(): ServiceDefinition {
+  return {
+    StreamAggregatedResources: streamMethod(ADS, 'StreamAggregatedResources', 'envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse'),
+    DeltaAggregatedResources: streamMethod(ADS, 'DeltaAggregatedResources', 'envoy.service.discovery.v3.DeltaDiscoveryRequest', 'envoy.service.discovery.v3.DeltaDiscoveryResponse'),
   } as unknown as ServiceDefinition;
 }

@@ -15,6 +15,7 @@ import { TYPE_URLS, type ResourceKind, type XdsResources } from '../../../src/tr
 import { decodeResource } from '../../../src/xds/encode.js';
 import { XdsServer } from '../../../src/xds/server.js';
 import { adsServiceDefinition, type DiscoveryRequest, type DiscoveryResponse } from '../../../src/xds/service.js';
+import { nodeOf, StreamClient } from '../../helpers/ads-client.js';
 
 const GW = 'router~127.0.0.1~gw-1.istio-system~istio-system.svc.cluster.local';
 const SC = 'sidecar~127.0.0.2~app-1.default~default.svc.cluster.local';
@@ -34,60 +35,20 @@ function resources(gen: number): XdsResources {
   };
 }
 
-/** A scripted ADS client: responses are queued; next() waits (bounded) for one. */
-class AdsClient {
-  private queue: DiscoveryResponse[] = [];
-  private waiters: Array<(r: DiscoveryResponse) => void> = [];
-  readonly closed: Promise<grpc.StatusObject>;
-  private readonly call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
-  private readonly client: grpc.Client;
-
+/** A scripted SotW ADS client (responses queued; next() waits, bounded). */
+class AdsClient extends StreamClient<DiscoveryRequest, DiscoveryResponse> {
   constructor(address: string) {
-    const Ctor = grpc.makeGenericClientConstructor(adsServiceDefinition(), 'AggregatedDiscoveryService');
-    this.client = new Ctor(address, grpc.credentials.createInsecure());
-    this.call = (this.client as unknown as { StreamAggregatedResources(): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> }).StreamAggregatedResources();
-    this.call.on('data', (r: DiscoveryResponse) => {
-      const w = this.waiters.shift();
-      if (w) w(r);
-      else this.queue.push(r);
-    });
-    this.closed = new Promise((resolve) => {
-      this.call.on('status', resolve);
-      this.call.on('error', () => { /* the status event carries it */ });
-    });
-  }
-
-  send(req: DiscoveryRequest): void {
-    this.call.write(req);
+    super(address, adsServiceDefinition(), 'StreamAggregatedResources');
   }
 
   /** Opens the stream as a proxy would: node on the first request. */
   hello(nodeId: string, typeUrl: string, labels: Record<string, string> = {}, names: string[] = []): void {
-    const LABELS = { structValue: { fields: Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, { stringValue: v }])) } };
-    this.send({ node: { id: nodeId, metadata: { fields: { LABELS } } as unknown as Record<string, unknown> }, typeUrl, resourceNames: names });
-  }
-
-  next(timeoutMs = 5000): Promise<DiscoveryResponse> {
-    const r = this.queue.shift();
-    if (r) return Promise.resolve(r);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no DiscoveryResponse within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push((x) => { clearTimeout(t); resolve(x); });
-    });
-  }
-
-  pending(): number {
-    return this.queue.length;
+    this.send({ node: nodeOf(nodeId, labels), typeUrl, resourceNames: names });
   }
 
   /** ACKs a response (same subscription names). */
   ack(r: DiscoveryResponse, names: string[] = []): void {
     this.send({ typeUrl: r.typeUrl, versionInfo: r.versionInfo, responseNonce: r.nonce, resourceNames: names });
-  }
-
-  close(): void {
-    this.call.end();
-    this.client.close();
   }
 }
 

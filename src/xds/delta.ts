@@ -1,0 +1,158 @@
+/**
+ * One Delta ADS stream: per type URL, the names the proxy subscribed to (or a wildcard), the
+ * version of every resource the proxy has (a content hash per resource), and the responses in
+ * flight. A push sends only resources whose version changed and names the ones that disappeared
+ * in removed_resources. A NACK is recorded for the resources of the rejected response; those
+ * versions are never sent again, only new content is.
+ */
+import { TYPE_URLS, type NamedResource, type ResourceKind } from '../translator/types.js';
+import { KIND_BY_TYPE_URL, ResourceHolder, hashOf, type NackRecord, type ProxySyncStatus, type XdsStream } from './connection.js';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DeltaResource } from './service.js';
+
+/** Kinds whose first request with no names is a (legacy) wildcard subscription. */
+const WILDCARD_KINDS = new Set<ResourceKind>(['clusters', 'listeners']);
+
+/** Most responses a stream may have unacknowledged before older ones are forgotten. */
+const MAX_IN_FLIGHT = 64;
+
+interface InFlight {
+  updated: Map<string, string>;
+  removed: string[];
+}
+
+export interface DeltaTypeState {
+  wildcard: boolean;
+  names: Set<string>;
+  /** name → version the proxy has or was last sent (what the next diff is against). */
+  sent: Map<string, string>;
+  /** name → version the proxy acknowledged. */
+  acked: Map<string, string>;
+  inFlight: Map<string, InFlight>;
+  /** `name@version` the proxy rejected: never sent again. */
+  rejected: Set<string>;
+  /** Resources whose latest version sent was rejected, with the reason. */
+  nacked: Map<string, NackRecord>;
+  lastNonce?: string;
+  lastNack?: NackRecord;
+}
+
+export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, DeltaTypeState> implements XdsStream {
+  /** Handles one DeltaDiscoveryRequest: an ACK/NACK, a subscription change, or both. */
+  onRequest(req: DeltaDiscoveryRequest): void {
+    const kind = KIND_BY_TYPE_URL.get(req.typeUrl ?? '');
+    if (!kind) {
+      this.logger.warn({ proxy: this.proxy?.id, typeUrl: req.typeUrl }, 'delta request for an unsupported type; ignored');
+      return;
+    }
+    const subscribe = req.resourceNamesSubscribe ?? [];
+    const unsubscribe = req.resourceNamesUnsubscribe ?? [];
+    let st = this.types.get(kind);
+    const first = !st;
+    if (!st) {
+      st = {
+        wildcard: WILDCARD_KINDS.has(kind) && subscribe.length === 0, names: new Set(), sent: new Map(), acked: new Map(),
+        inFlight: new Map(), rejected: new Set(), nacked: new Map(),
+      };
+      this.types.set(kind, st);
+      // What the proxy already has (reconnect): not resent while the version matches.
+      for (const [name, version] of Object.entries(req.initialResourceVersions ?? {})) {
+        st.sent.set(name, version);
+        st.acked.set(name, version);
+      }
+    }
+    const nonce = req.responseNonce ?? '';
+    if (nonce !== '') this.onAck(kind, st, nonce, req.errorDetail);
+    let changed = false;
+    for (const n of subscribe) {
+      if (n === '*') { if (!st.wildcard) changed = true; st.wildcard = true; } else if (!st.names.has(n)) { st.names.add(n); changed = true; }
+    }
+    for (const n of unsubscribe) {
+      if (n === '*') { if (st.wildcard) changed = true; st.wildcard = false; } else if (st.names.delete(n)) changed = true;
+    }
+    if (unsubscribe.length > 0) {
+      // What the proxy dropped is forgotten: a later subscription sends it again.
+      for (const n of [...st.sent.keys()]) if (!this.wanted(st, n)) { st.sent.delete(n); st.acked.delete(n); st.nacked.delete(n); }
+    }
+    if (first || changed) this.respond(kind, st, first);
+  }
+
+  private onAck(kind: ResourceKind, st: DeltaTypeState, nonce: string, errorDetail: DeltaDiscoveryRequest['errorDetail']): void {
+    const flight = st.inFlight.get(nonce);
+    if (!flight) {
+      this.logger.debug({ proxy: this.proxy?.id, kind, nonce }, 'delta ACK/NACK for an unknown nonce; ignored');
+      return;
+    }
+    st.inFlight.delete(nonce);
+    if (errorDetail && (errorDetail.message || errorDetail.code)) {
+      const message = errorDetail.message ?? `code ${errorDetail.code}`;
+      const at = new Date().toISOString();
+      const names = [...flight.updated.keys()];
+      st.lastNack = { version: hashOf([...flight.updated]), nonce, message, at };
+      for (const [name, version] of flight.updated) {
+        st.rejected.add(`${name}@${version}`);
+        st.nacked.set(name, { version, nonce, message, at });
+      }
+      this.metrics.nacks.inc({ type: kind });
+      this.logger.warn({ proxy: this.proxy?.id, kind, names: names.slice(0, 20), error: message }, 'proxy rejected configuration (delta NACK); keeping last accepted versions');
+      return;
+    }
+    for (const [name, version] of flight.updated) {
+      st.acked.set(name, version);
+      if (st.nacked.get(name)?.version !== version) st.nacked.delete(name);
+    }
+    for (const name of flight.removed) { st.acked.delete(name); st.nacked.delete(name); }
+  }
+
+  private wanted(st: DeltaTypeState, name: string): boolean {
+    return st.wildcard || st.names.has(name);
+  }
+
+  /** Sends what changed for one type; `always` sends even an empty response (a first request must be answered). */
+  protected respond(kind: ResourceKind, st: DeltaTypeState, always: boolean): boolean {
+    if (!this.resources) return false;
+    const current = new Map<string, NamedResource>();
+    for (const r of this.resources[kind]) if (this.wanted(st, r.name)) current.set(r.name, r);
+    const updates: DeltaResource[] = [];
+    const updated = new Map<string, string>();
+    try {
+      for (const [name, r] of current) {
+        const version = this.resourceVersion(kind, name);
+        if (st.sent.get(name) === version || st.rejected.has(`${name}@${version}`)) continue;
+        updates.push({ name, version, resource: this.cache.get(kind, r, version) });
+        updated.set(name, version);
+      }
+    } catch (err) {
+      this.logger.error({ err, proxy: this.proxy?.id, kind }, 'could not encode resources; keeping the previous version');
+      return false;
+    }
+    const removed = [...st.sent.keys()].filter((n) => !current.has(n) && this.wanted(st, n));
+    if (updates.length === 0 && removed.length === 0 && !always) return false;
+    const nonce = `${this.streamId}-${++this.nonceCounter}`;
+    for (const [n, v] of updated) st.sent.set(n, v);
+    for (const n of removed) st.sent.delete(n);
+    st.inFlight.set(nonce, { updated, removed });
+    if (st.inFlight.size > MAX_IN_FLIGHT) st.inFlight.delete(st.inFlight.keys().next().value as string);
+    st.lastNonce = nonce;
+    this.send({ systemVersionInfo: hashOf([...st.sent].sort()), resources: updates, typeUrl: TYPE_URLS[kind], removedResources: removed, nonce });
+    this.metrics.pushes.inc({ type: kind });
+    this.logger.debug({ proxy: this.proxy?.id, kind, nonce, updated: updates.length, removed: removed.length }, 'sent (delta)');
+    return true;
+  }
+
+  status(): ProxySyncStatus {
+    const types: ProxySyncStatus['types'] = {};
+    for (const [kind, st] of this.types) {
+      const nacked = [...st.nacked].map(([name, n]) => ({ name, ...n }));
+      types[kind] = {
+        subscribed: st.wildcard ? '*' : [...st.names].sort(),
+        versionSent: hashOf([...st.sent].sort()),
+        nonceSent: st.lastNonce,
+        // Every sent version acknowledged → the same version as sent.
+        versionAcked: st.inFlight.size === 0 && st.nacked.size === 0 ? hashOf([...st.sent].sort()) : hashOf([...st.acked].sort()),
+        lastNack: st.lastNack,
+        ...(nacked.length ? { nackedResources: nacked } : {}),
+      };
+    }
+    return { id: this.proxy?.id ?? `stream-${this.streamId}`, connectedAt: this.connectedAt, protocol: 'delta', types };
+  }
+}
