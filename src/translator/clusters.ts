@@ -21,7 +21,7 @@ type Obj = Record<string, unknown>;
 const MAX = 4294967295;
 export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
 
-type PolicyPart = Pick<TrafficPolicy, 'connectionPool' | 'outlierDetection' | 'loadBalancer' | 'tls'>;
+type PolicyPart = Pick<TrafficPolicy, 'connectionPool' | 'outlierDetection' | 'loadBalancer' | 'tls' | 'proxyProtocol'>;
 
 function portLevel(policy: TrafficPolicy | undefined, port: number): PolicyPart | undefined {
   const pl = policy?.portLevelSettings?.find((p) => p.port?.number === port);
@@ -31,6 +31,13 @@ function portLevel(policy: TrafficPolicy | undefined, port: number): PolicyPart 
 
 /** Istio's MergeTrafficPolicy for a port and subset. */
 export function effectivePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined, port: number): PolicyPart {
+  // proxyProtocol has no port-level form: the subset's, else the top level's.
+  const proxyProtocol = subset?.proxyProtocol ?? top?.proxyProtocol;
+  const part = mergedParts(top, subset, port);
+  return proxyProtocol ? { ...part, proxyProtocol } : part;
+}
+
+function mergedParts(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined, port: number): PolicyPart {
   const base: PolicyPart = portLevel(top, port) ?? { connectionPool: top?.connectionPool, outlierDetection: top?.outlierDetection, loadBalancer: top?.loadBalancer, tls: top?.tls };
   if (!subset) return base;
   const merged: PolicyPart = {
@@ -220,8 +227,25 @@ export function buildOutboundCluster(d: ResolvedDestination, dr: DestinationRule
   const ka = tcpKeepalive(cp);
   if (ka) c.upstreamConnectionOptions = ka;
   const tls = buildUpstreamTls(policy.tls, d.host, svc);
-  if (tls) c.transportSocket = tls;
+  const socket = policy.proxyProtocol ? withProxyProtocol(policy.proxyProtocol.version ?? 'V1', tls) : tls;
+  if (socket) c.transportSocket = socket;
   return { name: d.clusterName, value: c };
+}
+
+/**
+ * DestinationRule proxyProtocol: Envoy writes a PROXY protocol header (V1 text or V2 binary) with
+ * the client's addresses before anything else on each upstream connection, then speaks TLS if the
+ * policy originates it, else plain bytes.
+ */
+function withProxyProtocol(version: 'V1' | 'V2', inner: Obj | undefined): Obj {
+  return {
+    name: 'envoy.transport_sockets.upstream_proxy_protocol',
+    typedConfig: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport',
+      config: { version },
+      transportSocket: inner ?? { name: 'envoy.transport_sockets.raw_buffer', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer' } },
+    },
+  };
 }
 
 export interface ServiceClusters {
