@@ -13,7 +13,8 @@ import { protoDuration } from './durations.js';
 import { buildLoadAssignment } from './endpoints.js';
 import { adsConfigSource } from './http-connection-manager.js';
 import { usesLocalityWeights } from './locality-lb.js';
-import { buildUpstreamTls } from './upstream-tls.js';
+import { buildUpstreamTls, type CredentialLookup } from './upstream-tls.js';
+import { caSecretFor, certificateSecretFor } from './secrets.js';
 import type { NamedResource } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -188,7 +189,7 @@ function policyFor(d: ResolvedDestination, dr: DestinationRule | undefined): Pol
  * The cluster for one service port and subset (the DestinationRule passed is the one that applies).
  * With the proxy, a locality `distribute` rule that applies to it turns on locality-weighted LB.
  */
-export function buildOutboundCluster(d: ResolvedDestination, dr: DestinationRule | undefined, proxy?: ProxyInfo): NamedResource {
+export function buildOutboundCluster(d: ResolvedDestination, dr: DestinationRule | undefined, proxy?: ProxyInfo, credentials?: CredentialLookup): NamedResource {
   const svc: MeshService | undefined = d.service;
   const policy = policyFor(d, dr);
   const cp = policy.connectionPool;
@@ -226,7 +227,7 @@ export function buildOutboundCluster(d: ResolvedDestination, dr: DestinationRule
   if (hpo) c.typedExtensionProtocolOptions = hpo;
   const ka = tcpKeepalive(cp);
   if (ka) c.upstreamConnectionOptions = ka;
-  const tls = buildUpstreamTls(policy.tls, d.host, svc);
+  const tls = buildUpstreamTls(policy.tls, d.host, svc, credentials);
   const socket = policy.proxyProtocol ? withProxyProtocol(policy.proxyProtocol.version ?? 'V1', tls) : tls;
   if (socket) c.transportSocket = socket;
   return { name: d.clusterName, value: c };
@@ -252,19 +253,29 @@ export interface ServiceClusters {
   clusters: NamedResource[];
   /** One ClusterLoadAssignment per EDS cluster. */
   endpoints: NamedResource[];
+  /** SDS Secrets the clusters reference (gateways: DestinationRule tls credentialName). */
+  secrets: NamedResource[];
 }
 
 /** Clusters (and CLAs) for every port (UDP aside) and DestinationRule subset of the given services. */
 export function buildServiceClusters(snapshot: ConfigSnapshot, proxy: ProxyInfo, services: readonly MeshService[]): ServiceClusters {
   const clusters: NamedResource[] = [];
   const endpoints: NamedResource[] = [];
+  const secrets = new Map<string, NamedResource>();
+  // Gateways read DestinationRule credentialName Secrets from their own namespace; sidecars never do (as Istio).
+  const credentials: CredentialLookup | undefined = proxy.type !== 'router' ? undefined : (name) => {
+    const cert = certificateSecretFor(snapshot, proxy.namespace, name);
+    const ca = caSecretFor(snapshot, proxy.namespace, name);
+    for (const s of [cert, ca]) if (s) secrets.set(s.name, s);
+    return { cert: !!cert, ca: !!ca };
+  };
   for (const svc of services) {
     const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace, proxy.labels);
     for (const port of svc.ports) {
       if (port.protocol === 'UDP') continue;
       for (const subset of ['', ...(dr?.spec.subsets ?? []).map((s) => s.name)]) {
         const d: ResolvedDestination = { host: svc.hostname, port: port.port, subset, clusterName: outboundClusterName(port.port, subset, svc.hostname), service: svc, servicePort: port };
-        const c = buildOutboundCluster(d, dr, proxy);
+        const c = buildOutboundCluster(d, dr, proxy, credentials);
         clusters.push(c);
         if (c.value.type !== 'EDS') continue;
         const policy = policyFor(d, dr);
@@ -272,7 +283,7 @@ export function buildServiceClusters(snapshot: ConfigSnapshot, proxy: ProxyInfo,
       }
     }
   }
-  return { clusters, endpoints };
+  return { clusters, endpoints, secrets: [...secrets.values()] };
 }
 
 /** Istio's BlackHoleCluster: a cluster without endpoints (connections to it fail). */

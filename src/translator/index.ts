@@ -37,7 +37,8 @@ export function translateGateway(snapshot: ConfigSnapshot, proxy: ProxyInfo): Tr
     routes: r.routes.sort(byName),
     clusters: [...c.clusters, blackHoleCluster()].sort(byName),
     endpoints: c.endpoints.sort(byName),
-    secrets: l.secrets.sort(byName),
+    // Listener certificates and DestinationRule credentials may name the same Secret: one copy each.
+    secrets: [...new Map([...l.secrets, ...c.secrets].map((s) => [s.name, s])).values()].sort(byName),
     notes: [...merged.notes, ...l.notes, ...r.notes],
   };
 }

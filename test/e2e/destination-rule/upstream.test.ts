@@ -95,9 +95,15 @@ describe('DestinationRule: PROXY protocol and TLS origination, as the backend se
       spec: { hosts: [`${name}.internal`], location: 'MESH_EXTERNAL', resolution: 'STATIC', ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: target }], endpoints: [{ address: '127.0.0.1' }] },
     });
     const rule = (name: string, trafficPolicy: Record<string, unknown>) => ({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace: 'default' }, spec: { host: `${name}.internal`, trafficPolicy } });
-    const hosts = ['pp-v1', 'pp-v2', 'mutual', 'wrong-san', 'insecure', 'wrong-ca'];
+    const hosts = ['pp-v1', 'pp-v2', 'mutual', 'wrong-san', 'insecure', 'wrong-ca', 'cred', 'cred-missing'];
+    const pem = (n: string) => Buffer.from(readFileSync(f(n))).toString('base64');
     cfg.write('config.yaml', [
       entry('pp-v1', ppPort), entry('pp-v2', ppPort), entry('mutual', mutualPort), entry('wrong-san', mutualPort), entry('insecure', simplePort), entry('wrong-ca', simplePort),
+      entry('cred', mutualPort), entry('cred-missing', mutualPort),
+      // The gateway's own namespace holds the client certificate and the CA to trust (Istio: credentialName on gateways).
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'egress-client', namespace: 'istio-system' }, data: { 'tls.crt': pem('gateway-client.crt'), 'tls.key': pem('gateway-client.key'), 'ca.crt': pem('server-ca.crt') } },
+      rule('cred', { tls: { mode: 'MUTUAL', credentialName: 'egress-client', sni: 'backend.internal', subjectAltNames: ['backend.internal'] } }),
+      rule('cred-missing', { tls: { mode: 'MUTUAL', credentialName: 'not-there', sni: 'backend.internal' } }),
       rule('pp-v1', { proxyProtocol: { version: 'V1' } }),
       rule('pp-v2', { proxyProtocol: { version: 'V2' } }),
       rule('mutual', { tls: { mode: 'MUTUAL', clientCertificate: f('gateway-client.crt'), privateKey: f('gateway-client.key'), caCertificates: f('server-ca.crt'), sni: 'backend.internal', subjectAltNames: ['backend.internal'] } }),
@@ -145,6 +151,15 @@ describe('DestinationRule: PROXY protocol and TLS origination, as the backend se
     assert.deepEqual(r.body, { sni: 'backend.internal', client: 'gateway-client' });
     const bad = await seen('wrong-san');
     assert.equal(bad.status, 503, 'a server certificate without the required SAN is refused');
+  });
+
+  it('tls MUTUAL with credentialName: the gateway takes certificate and CA over SDS from its namespace; a missing Secret fails closed', async () => {
+    const r = await seen('cred');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body, { sni: 'backend.internal', client: 'gateway-client' });
+    assert.equal((await seen('cred-missing')).status, 503, 'no Secret: no request leaves, and Envoy does not hang waiting');
+    const dump = JSON.stringify(await envoy.configDump());
+    assert.match(dump, /kubernetes:\/\/egress-client-cacert/);
   });
 
   it('tls SIMPLE: insecureSkipVerify accepts an unknown server certificate; a wrong CA is refused', async () => {
