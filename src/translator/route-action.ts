@@ -55,7 +55,7 @@ function buildDirectResponse(d: NonNullable<HTTPRoute['directResponse']>): Obj {
 
 /** The destination hash policy (DestinationRule consistentHash) for a resolved destination, if any. */
 function hashPolicyFor(ctx: RouteContext, d: ResolvedDestination): Obj | undefined {
-  const dr = ctx.snapshot.destinationRuleFor(d.host, ctx.proxy.namespace, d.service?.namespace);
+  const dr = ctx.snapshot.destinationRuleFor(d.host, ctx.proxy.namespace, d.service?.namespace, ctx.proxy.labels);
   const h = consistentHashFor(dr, d.subset, d.port);
   return h ? hashPolicy(h) : undefined;
 }

@@ -25,7 +25,7 @@ export function tcpProxyFilter(statPrefix: string, target: { cluster: string } |
 export function buildRouteTcpProxy(snapshot: ConfigSnapshot, proxy: ProxyInfo, routes: readonly RouteDestination[], vs: VirtualService, listenerPort: number): Obj {
   const resolved = routes.map((r) => ({ weight: r.weight ?? 0, d: resolveDestination(snapshot, r.destination, vs.metadata.namespace, listenerPort) }));
   const first = resolved[0].d;
-  const dr = snapshot.destinationRuleFor(first.host, proxy.namespace, first.service?.namespace);
+  const dr = snapshot.destinationRuleFor(first.host, proxy.namespace, first.service?.namespace, proxy.labels);
   const tcp = dr?.spec.trafficPolicy?.connectionPool?.tcp;
   const extra: Obj = {};
   if (tcp?.idleTimeout) extra.idleTimeout = protoDuration(tcp.idleTimeout);
