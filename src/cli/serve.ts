@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../log.js';
 import { Registry } from '../registry/store.js';
 import { FileSource } from '../sources/file/file-source.js';
 import { translate } from '../translator/index.js';
+import { translateEndpointsFor } from '../translator/endpoint-updates.js';
 import { proxyNeedsPush } from '../xds/push-scope.js';
 import { TokenFileAuthenticator, TokenReviewAuthenticator, type XdsAuthenticator } from '../xds/auth.js';
 import { XdsServer } from '../xds/server.js';
@@ -73,6 +74,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       }
       return result;
     },
+    generateEndpoints: (proxy, current, change) => translateEndpointsFor(registry.snapshot(), proxy, current.clusters, change),
     logger,
     metrics,
     debounceMs: opts.debounceMs,
@@ -147,6 +149,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     xds.requestPush({
       reason: `registry version ${change.version}: ${change.keys.slice(0, 5).join(', ')}${change.keys.length > 5 ? ', ...' : ''}`,
       affects: (proxy) => proxyNeedsPush(change.keys, proxy),
+      ...(change.endpoints ? { endpoints: change.endpoints } : {}),
     });
   });
   const xdsAddress = await xds.listen(opts.xdsAddress);

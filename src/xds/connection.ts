@@ -66,6 +66,18 @@ function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
+/**
+ * Content hash of a resource value, computed once per value object: translator output is never
+ * mutated after it is made, so a value that is reused (an endpoint-only update keeps the proxy's
+ * other resources) is not hashed again.
+ */
+const valueHashes = new WeakMap<object, string>();
+function resourceHash(value: object): string {
+  let h = valueHashes.get(value);
+  if (h === undefined) valueHashes.set(value, (h = hashOf(value)));
+  return h;
+}
+
 export class AdsConnection {
   readonly connectedAt = new Date().toISOString();
   proxy?: ProxyInfo;
@@ -87,7 +99,7 @@ export class AdsConnection {
   setResources(resources: XdsResources): void {
     this.resources = resources;
     this.hashes.clear();
-    for (const kind of RESOURCE_KINDS) for (const r of resources[kind]) this.hashes.set(`${kind}/${r.name}`, hashOf(r.value));
+    for (const kind of RESOURCE_KINDS) for (const r of resources[kind]) this.hashes.set(`${kind}/${r.name}`, resourceHash(r.value));
   }
 
   /** Handles one DiscoveryRequest; returns nothing, sends zero or one response. */

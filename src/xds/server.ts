@@ -31,6 +31,11 @@ export interface PushSummary {
 
 export interface XdsServerOptions {
   generate(proxy: ProxyInfo): XdsResources;
+  /**
+   * Optional fast path for endpoint-only pushes (PushRequest.endpoints): the ClusterLoadAssignments
+   * to replace among the proxy's current resources, or undefined to translate in full.
+   */
+  generateEndpoints?(proxy: ProxyInfo, current: XdsResources, change: NonNullable<PushRequest['endpoints']>): XdsResources['endpoints'] | undefined;
   logger: Logger;
   metrics: Metrics;
   /** Quiet period before a push (default 100 ms). */
@@ -133,9 +138,15 @@ export class XdsServer {
     this.connections.clear();
   }
 
-  private generateFor(conn: AdsConnection): boolean {
+  private generateFor(conn: AdsConnection, endpoints?: PushRequest['endpoints']): boolean {
     if (!conn.proxy) return false;
     try {
+      const current = conn.currentResources();
+      const updated = endpoints && current && this.opts.generateEndpoints?.(conn.proxy, current, endpoints);
+      if (updated && current) {
+        conn.setResources(withEndpoints(current, updated));
+        return true;
+      }
       conn.setResources(this.opts.generate(conn.proxy));
       return true;
     } catch (err) {
@@ -150,7 +161,7 @@ export class XdsServer {
       if (!conn.proxy) continue;
       if (req.affects && !req.affects(conn.proxy)) continue;
       summary.affected++;
-      if (!this.generateFor(conn)) continue;
+      if (!this.generateFor(conn, req.endpoints)) continue;
       const sent = conn.pushAll();
       if (sent > 0) {
         summary.proxies++;
@@ -247,6 +258,13 @@ export class XdsServer {
     this.opts.metrics.refusedSecrets.inc(refused.length);
     this.opts.logger.warn({ proxy: conn.proxy.id, namespace: conn.proxy.namespace, refused: refused.slice(0, 10) }, 'refused Secret request: not the proxy\'s to read');
   }
+}
+
+/** The proxy's resources with some ClusterLoadAssignments replaced (by name; order kept). */
+export function withEndpoints(current: XdsResources, updated: XdsResources['endpoints']): XdsResources {
+  if (updated.length === 0) return current;
+  const byName = new Map(updated.map((r) => [r.name, r]));
+  return { ...current, endpoints: current.endpoints.map((r) => byName.get(r.name) ?? r) };
 }
 
 function socketPath(address: string): string {
