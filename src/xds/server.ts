@@ -27,6 +27,8 @@ export interface PushSummary {
   proxies: number;
   /** DiscoveryResponses written. */
   responses: number;
+  /** Affected proxies updated by the endpoint-only path (only ClusterLoadAssignments rebuilt). */
+  endpointOnly?: number;
 }
 
 export interface XdsServerOptions {
@@ -138,13 +140,14 @@ export class XdsServer {
     this.connections.clear();
   }
 
-  private generateFor(conn: AdsConnection, endpoints?: PushRequest['endpoints']): boolean {
+  private generateFor(conn: AdsConnection, endpoints?: PushRequest['endpoints'], summary?: PushSummary): boolean {
     if (!conn.proxy) return false;
     try {
       const current = conn.currentResources();
       const updated = endpoints && current && this.opts.generateEndpoints?.(conn.proxy, current, endpoints);
       if (updated && current) {
         conn.setResources(withEndpoints(current, updated));
+        if (summary) summary.endpointOnly = (summary.endpointOnly ?? 0) + 1;
         return true;
       }
       conn.setResources(this.opts.generate(conn.proxy));
@@ -161,7 +164,7 @@ export class XdsServer {
       if (!conn.proxy) continue;
       if (req.affects && !req.affects(conn.proxy)) continue;
       summary.affected++;
-      if (!this.generateFor(conn, req.endpoints)) continue;
+      if (!this.generateFor(conn, req.endpoints, summary)) continue;
       const sent = conn.pushAll();
       if (sent > 0) {
         summary.proxies++;
