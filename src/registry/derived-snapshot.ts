@@ -55,15 +55,25 @@ export function rebuildServices(state: DerivedState, changed: ReadonlyMap<string
   return { build: state.build, replaced, kubeByKey: index };
 }
 
-/** The snapshot of a derived state: the base's, with the rebuilt services in their places. */
+/**
+ * The snapshot of a derived state: the base's, with the rebuilt services in their places. Frozen
+ * (its parts are the base's frozen parts and the rebuilt services, which the caller freezes); the services list
+ * is made on first read, so a change costs nothing that grows with the mesh until someone lists
+ * every service.
+ */
 export function derivedSnapshot(state: DerivedState, version: number): ConfigSnapshot {
   const base = state.build.snapshot;
   const replaced = state.replaced;
   const current = (s: MeshService | undefined) => (s && replaced.get(s)) ?? s;
-  return {
+  let services: readonly MeshService[] | undefined;
+  const snapshot: ConfigSnapshot = Object.defineProperty({
     ...base,
     version,
-    services: base.services.map((s) => replaced.get(s) ?? s),
-    serviceByHost: (h) => current(base.serviceByHost(h)),
-  };
+    serviceByHost: (h: string) => current(base.serviceByHost(h)),
+  }, 'services', {
+    enumerable: true,
+    get: () => (services ??= Object.freeze(base.services.map((s) => replaced.get(s) ?? s))),
+  });
+  return Object.freeze(snapshot);
 }
+

@@ -191,7 +191,8 @@ export class Registry {
     const derived = dirty !== 'all' && this.derived ? this.derive(this.derived, dirty) : undefined;
     if (derived) {
       this.derived = derived;
-      this.cached = deepFreeze(derivedSnapshot(derived, this.currentVersion));
+      for (const s of derived.replaced.values()) deepFreeze(s);
+      this.cached = derivedSnapshot(derived, this.currentVersion);
     } else {
       const build = buildSnapshot(this.objects(), { ...this.snapshotOptions, version: this.currentVersion });
       deepFreeze(build.snapshot);

@@ -84,8 +84,6 @@ export class AdsConnection {
   private types = new Map<ResourceKind, TypeState>();
   private resources?: XdsResources;
   private nonceCounter = 0;
-  /** Hash per resource of the current generation. */
-  private hashes = new Map<string, string>();
 
   constructor(
     readonly streamId: number,
@@ -97,9 +95,8 @@ export class AdsConnection {
 
   /** Installs freshly generated resources (from the translator) for this proxy. */
   setResources(resources: XdsResources): void {
+    // Hashes are taken when a type is sent (resourceHash: once per resource value).
     this.resources = resources;
-    this.hashes.clear();
-    for (const kind of RESOURCE_KINDS) for (const r of resources[kind]) this.hashes.set(`${kind}/${r.name}`, resourceHash(r.value));
   }
 
   /** Handles one DiscoveryRequest; returns nothing, sends zero or one response. */
@@ -162,7 +159,7 @@ export class AdsConnection {
   private respond(kind: ResourceKind, st: TypeState, force: boolean): boolean {
     if (!this.resources) return false;
     const chosen = this.selected(kind, st);
-    const version = hashOf(chosen.map((r) => [r.name, this.hashes.get(`${kind}/${r.name}`)]));
+    const version = hashOf(chosen.map((r) => [r.name, resourceHash(r.value)]));
     if (!force && version === st.versionSent) return false;
     if (st.rejected.has(version)) {
       this.logger.debug({ proxy: this.proxy?.id, kind, version }, 'not resending a version the proxy rejected');
@@ -170,7 +167,7 @@ export class AdsConnection {
     }
     let encoded: EncodedAny[];
     try {
-      encoded = chosen.map((r) => this.cache.get(kind, r, this.hashes.get(`${kind}/${r.name}`) ?? ''));
+      encoded = chosen.map((r) => this.cache.get(kind, r, resourceHash(r.value)));
     } catch (err) {
       this.logger.error({ err, proxy: this.proxy?.id, kind }, 'could not encode resources; keeping the previous version');
       return false;
