@@ -31,6 +31,8 @@ export interface TypeState {
   lastNack?: NackRecord;
   /** Versions the proxy rejected: never sent again. */
   rejected: Set<string>;
+  /** What the last computed version was computed from (resource list and subscription objects). */
+  versionOf?: { resources: readonly NamedResource[]; names: Set<string> | 'wildcard' };
 }
 
 export interface TypeSyncStatus {
@@ -120,7 +122,8 @@ export class AdsConnection {
       return;
     }
     const namesChanged = !sameNames(st.names, names);
-    st.names = names;
+    // Kept as the same object when equal: respond() recognises an unchanged subscription by identity.
+    if (namesChanged) st.names = names;
     if (nonce !== '' && req.errorDetail && (req.errorDetail.message || req.errorDetail.code)) {
       const rejected = st.versionSent ?? '';
       st.lastNack = { version: rejected, nonce, message: req.errorDetail.message ?? `code ${req.errorDetail.code}`, at: new Date().toISOString() };
@@ -158,8 +161,13 @@ export class AdsConnection {
 
   private respond(kind: ResourceKind, st: TypeState, force: boolean): boolean {
     if (!this.resources) return false;
+    // The same resource list (e.g. kept by an endpoint-only update) and subscription as when the
+    // version was last computed: same version, and nothing was or will be sent for it unforced.
+    const from = st.versionOf;
+    if (!force && from && from.resources === this.resources[kind] && from.names === st.names) return false;
     const chosen = this.selected(kind, st);
     const version = hashOf(chosen.map((r) => [r.name, resourceHash(r.value)]));
+    st.versionOf = { resources: this.resources[kind], names: st.names };
     if (!force && version === st.versionSent) return false;
     if (st.rejected.has(version)) {
       this.logger.debug({ proxy: this.proxy?.id, kind, version }, 'not resending a version the proxy rejected');
