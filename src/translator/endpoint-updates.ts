@@ -31,10 +31,22 @@ function kubeService(snapshot: ConfigSnapshot, host: string, namespace: string, 
 }
 
 /**
+ * Assignments already built from one snapshot, shared by the proxies that need the same one. The
+ * key holds everything buildLoadAssignment reads: the cluster (host, port, subset), the service
+ * (namespace/name) and the proxy's namespace (the DestinationRule lookup's client namespace).
+ */
+export interface LoadAssignmentMemo {
+  version: number;
+  byKey: Map<string, NamedResource>;
+}
+
+/**
  * The ClusterLoadAssignments of `clusters` (the proxy's current clusters) that belong to a service
  * of the change, rebuilt from the snapshot; undefined when the proxy needs a full translation.
+ * With a memo (for this snapshot's version; the caller's), equal assignments are built once.
  */
-export function translateEndpointsFor(snapshot: ConfigSnapshot, proxy: ProxyInfo, clusters: readonly NamedResource[], change: EndpointChange): NamedResource[] | undefined {
+export function translateEndpointsFor(snapshot: ConfigSnapshot, proxy: ProxyInfo, clusters: readonly NamedResource[], change: EndpointChange, memo?: LoadAssignmentMemo): NamedResource[] | undefined {
+  if (memo && memo.version !== snapshot.version) throw new Error(`load assignment memo of version ${memo.version} used with snapshot ${snapshot.version}`);
   if (isProxylessGrpc(proxy)) return undefined;
   if (proxy.ips.some((ip) => change.addresses.includes(ip))) return undefined;
   const changed = new Set(change.services);
@@ -42,6 +54,12 @@ export function translateEndpointsFor(snapshot: ConfigSnapshot, proxy: ProxyInfo
   for (const c of clusters) {
     const meta = edsService(c);
     if (!meta?.host || !changed.has(`${meta.namespace}/${meta.name}`)) continue;
+    const key = `${proxy.namespace}|${meta.namespace}/${meta.name}|${c.name}`;
+    const known = memo?.byKey.get(key);
+    if (known) {
+      out.push(known);
+      continue;
+    }
     const [, portText, subset] = c.name.split('|');
     const svc = kubeService(snapshot, meta.host, meta.namespace ?? '', meta.name ?? '');
     // Not a Kubernetes service (a ServiceEntry with the same namespace/name): its endpoints did not change.
@@ -49,7 +67,9 @@ export function translateEndpointsFor(snapshot: ConfigSnapshot, proxy: ProxyInfo
     const servicePort = svc.ports.find((p) => p.port === Number(portText));
     if (!servicePort) return undefined;
     const d: ResolvedDestination = { host: svc.hostname, port: servicePort.port, subset: subset ?? '', clusterName: c.name, service: svc, servicePort };
-    out.push(buildLoadAssignment(d, snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace)));
+    const cla = buildLoadAssignment(d, snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace));
+    memo?.byKey.set(key, cla);
+    out.push(cla);
   }
   return out;
 }

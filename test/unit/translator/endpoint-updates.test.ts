@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { endpointSlice, gatewayProxy, must, sidecarProxy, syntheticMesh } from '../../../bench/mesh.js';
 import type { ProxyInfo } from '../../../src/proxy/node.js';
 import { Registry, type RegistryChange } from '../../../src/registry/store.js';
-import { translateEndpointsFor } from '../../../src/translator/endpoint-updates.js';
+import { translateEndpointsFor, type LoadAssignmentMemo } from '../../../src/translator/endpoint-updates.js';
 import { translate } from '../../../src/translator/index.js';
 
 const size = { services: 30, virtualServices: 5, routes: 20 };
@@ -87,5 +87,26 @@ describe('translateEndpointsFor', () => {
       { type: 'update', object: endpointSlice(2, 3) },
       { type: 'delete', object: subsetRule },
     ])).endpoints, undefined);
+  });
+
+  it('a memo shared by proxies gives each the assignments it would get alone (its key covers the client namespace)', () => {
+    const r = meshRegistry();
+    // svc-3's endpoints are pods labelled v1 / v2; ns-0's own rule calls v2 "v1", ns-3's rule calls v1 "v1".
+    const pods = ['v1', 'v2'].map((v, j) => must({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p-${v}`, namespace: 'ns-3', labels: { version: v } }, status: { podIP: `10.3.0.${j + 1}` } }));
+    const labelled = must({ ...endpointSlice(3), endpoints: ['v1', 'v2'].map((v, j) => ({ addresses: [`10.3.0.${j + 1}`], conditions: { ready: true }, targetRef: { kind: 'Pod', name: `p-${v}`, namespace: 'ns-3' } })) } as unknown);
+    const ownRule = must({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'svc-3-local', namespace: 'ns-0' }, spec: { host: 'svc-3.ns-3.svc.cluster.local', exportTo: ['.'], subsets: [{ name: 'v1', labels: { version: 'v2' } }] } });
+    r.applyAll([...pods, labelled, ownRule].map((object) => ({ type: 'add' as const, object })));
+    const proxies = [sidecarProxy(0), sidecarProxy(10), sidecarProxy(1), sidecarProxy(11), gatewayProxy()];
+    const clusters = new Map(proxies.map((p) => [p.id, translate(r.snapshot(), p).clusters]));
+    const moved = must({ ...labelled, endpoints: [...(labelled as unknown as { endpoints: unknown[] }).endpoints, { addresses: ['10.3.0.9'], conditions: { ready: true } }] } as unknown);
+    const change = changeOf(r, () => r.apply({ type: 'update', object: moved }));
+    const memo: LoadAssignmentMemo = { version: r.snapshot().version, byKey: new Map() };
+    const shared = proxies.map((p) => translateEndpointsFor(r.snapshot(), p, clusters.get(p.id)!, change.endpoints!, memo));
+    const alone = proxies.map((p) => translateEndpointsFor(r.snapshot(), p, clusters.get(p.id)!, change.endpoints!));
+    assert.deepEqual(shared, alone);
+    const v1 = (i: number) => JSON.stringify(shared[i]!.find((e) => e.name.includes('|v1|')));
+    assert.notEqual(v1(0), v1(2), 'ns-0 and ns-1 see different v1 subsets');
+    assert.equal(shared[0]!.find((e) => e.name.includes('|v1|')), shared[1]!.find((e) => e.name.includes('|v1|')), 'two ns-0 proxies share one object');
+    assert.throws(() => translateEndpointsFor(r.snapshot(), proxies[0], [], change.endpoints!, { version: 0, byKey: new Map() }), /memo of version 0/);
   });
 });
