@@ -1,13 +1,17 @@
 /**
- * Incremental cost of one endpoint change, as the server does it today for one connected proxy:
- * registry update → snapshot freeze → translate → hash → SotW push (encode what changed, build
- * the responses). CPU time per change at two mesh sizes, and the ratio between them.
+ * Incremental cost of one endpoint change, as the server does it for one connected proxy:
+ * registry update → snapshot freeze → translate (the endpoint-only path of `meshpilot serve`:
+ * only the changed ClusterLoadAssignments, else a full translation) → hash → SotW push (encode
+ * what changed, build the responses). CPU time per change at two mesh sizes, and their ratio.
  */
 import { createMetrics } from '../src/admin/metrics.js';
 import { silentLogger } from '../src/log.js';
 import type { ProxyInfo } from '../src/proxy/node.js';
 import { Registry } from '../src/registry/store.js';
+import type { RegistryChange } from '../src/registry/store.js';
+import { translateEndpointsFor } from '../src/translator/endpoint-updates.js';
 import { translate } from '../src/translator/index.js';
+import { withEndpoints } from '../src/xds/server.js';
 import { RESOURCE_KINDS, TYPE_URLS, type XdsResources } from '../src/translator/types.js';
 import { AdsConnection, EncodeCache } from '../src/xds/connection.js';
 import type { DiscoveryResponse } from '../src/xds/service.js';
@@ -38,13 +42,22 @@ function measure(size: MeshSize, proxy: ProxyInfo, changes: number): ChangeCost[
   const sent: DiscoveryResponse[] = [];
   const conn = connect(proxy, translate(registry.snapshot(), proxy), sent);
   const costs: ChangeCost[] = [];
+  let change: RegistryChange | undefined;
+  registry.onChange((c) => { change = c; });
+  /** What XdsServer.generateFor does with serve's generate / generateEndpoints callbacks. */
+  const generate = (): XdsResources => {
+    const snapshot = registry.snapshot();
+    const current = conn.currentResources()!;
+    const updated = change?.endpoints && translateEndpointsFor(snapshot, proxy, current.clusters, change.endpoints);
+    return updated ? withEndpoints(current, updated) : translate(snapshot, proxy);
+  };
   for (let i = 1; i <= changes; i++) {
     sent.length = 0;
     const service = (i * 7919) % size.services;
     const c0 = process.cpuUsage();
     const apply = timed(() => registry.apply({ type: 'update', object: endpointSlice(service, i) }));
     const freeze = timed(() => registry.snapshot());
-    const tr = timed(() => translate(freeze.value, proxy));
+    const tr = timed(generate);
     const hash = timed(() => conn.setResources(tr.value));
     const push = timed(() => conn.pushAll());
     const c = process.cpuUsage(c0);

@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../log.js';
 import { Registry } from '../registry/store.js';
 import { FileSource } from '../sources/file/file-source.js';
 import { translate } from '../translator/index.js';
+import { translateEndpointsFor, type LoadAssignmentMemo } from '../translator/endpoint-updates.js';
 import { proxyNeedsPush } from '../xds/push-scope.js';
 import { TokenFileAuthenticator, TokenReviewAuthenticator, type XdsAuthenticator } from '../xds/auth.js';
 import { XdsServer } from '../xds/server.js';
@@ -61,6 +62,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // What the translator had to say about a proxy's configuration (merge conflicts, skipped
   // servers...), logged when it changes for that proxy.
   const lastNotes = new Map<string, string>();
+  let claMemo: LoadAssignmentMemo = { version: -1, byKey: new Map() };
   const xds = new XdsServer({
     generate: (proxy) => {
       const result = translate(registry.snapshot(), proxy);
@@ -72,6 +74,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         for (const note of notes) logger.warn({ proxy: proxy.id, note }, `translation: ${note}`);
       }
       return result;
+    },
+    generateEndpoints: (proxy, current, change) => {
+      const snapshot = registry.snapshot();
+      // One memo per snapshot: proxies that need the same assignment share one (built, hashed and encoded once).
+      if (claMemo.version !== snapshot.version) claMemo = { version: snapshot.version, byKey: new Map() };
+      return translateEndpointsFor(snapshot, proxy, current.clusters, change, claMemo);
     },
     logger,
     metrics,
@@ -148,6 +156,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     xds.requestPush({
       reason: `registry version ${change.version}: ${change.keys.slice(0, 5).join(', ')}${change.keys.length > 5 ? ', ...' : ''}`,
       affects: (proxy) => proxyNeedsPush(change.keys, proxy),
+      ...(change.endpoints ? { endpoints: change.endpoints } : {}),
     });
   });
   const xdsAddress = await xds.listen(opts.xdsAddress);

@@ -12,7 +12,7 @@ import type { ConfigSnapshot, MeshService, Namespace, TlsSecret } from './model.
 import { compareByCreation, compareByNamespacedName, compareStrings } from './ordering.js';
 import { secretFromKubernetes } from './secrets.js';
 import { meshHostConflicts } from './vs-conflicts.js';
-import { indexPods, isVisibleTo, labelsMatch, parseExportTo, serviceFromKubernetes, servicesFromServiceEntry } from './services.js';
+import { indexPods, isVisibleTo, type PodIndex, labelsMatch, parseExportTo, serviceFromKubernetes, servicesFromServiceEntry } from './services.js';
 
 export { secretFromKubernetes } from './secrets.js';
 
@@ -67,6 +67,16 @@ function forProxyNamespace(list: readonly VirtualService[], proxyNamespace: stri
 }
 
 export function snapshotFromObjects(objects: readonly Resource[], opts: SnapshotOptions = {}): ConfigSnapshot {
+  return buildSnapshot(objects, opts).snapshot;
+}
+
+/** A full build, with what deriving later snapshots from it needs (see derived-snapshot.ts). */
+export interface SnapshotBuild {
+  snapshot: ConfigSnapshot;
+  podIndex: PodIndex;
+}
+
+export function buildSnapshot(objects: readonly Resource[], opts: SnapshotOptions = {}): SnapshotBuild {
   const domainSuffix = opts.domainSuffix ?? 'cluster.local';
   const rootNamespace = opts.rootNamespace ?? 'istio-system';
   const byKind = groupBy(objects, (o) => o.kind);
@@ -128,7 +138,7 @@ export function snapshotFromObjects(objects: readonly Resource[], opts: Snapshot
     return servicesByHost.get(hostname)?.find((s) => isVisibleTo(s.exportTo, clientNs))?.namespace;
   };
 
-  return {
+  const snapshot: ConfigSnapshot = {
     version: opts.version ?? 0,
     mesh: { rootNamespace, domainSuffix },
     notes: [...delegation.notes, ...meshHostConflicts(vsByGateway.get('mesh') ?? [], domainSuffix)],
@@ -156,4 +166,5 @@ export function snapshotFromObjects(objects: readonly Resource[], opts: Snapshot
       ...(workloadLabels ? { workloadLabels } : {}),
     }),
   };
+  return { snapshot, podIndex };
 }

@@ -7,7 +7,9 @@
 import { nextEvent } from './next-event.js';
 import type { Resource } from '../api/index.js';
 import type { ConfigSnapshot } from './model.js';
-import { snapshotFromObjects, type SnapshotOptions } from './snapshot.js';
+import type { K8sEndpointSlice, K8sEndpoints, K8sService } from '../api/index.js';
+import { derivedSnapshot, rebuildServices, type DerivedState, type KubeServiceObjects } from './derived-snapshot.js';
+import { buildSnapshot, type SnapshotOptions } from './snapshot.js';
 
 export type RegistryEvent = { type: 'add' | 'update'; object: Resource } | { type: 'delete'; object: Pick<Resource, 'kind' | 'metadata'> };
 
@@ -18,6 +20,37 @@ export interface RegistryChange {
   kinds: string[];
   /** kind/namespace/name of every object added, updated or deleted, in event order. */
   keys: string[];
+  /**
+   * Present when the change touched only EndpointSlices / Endpoints of existing Services: what an
+   * endpoint-only push needs (see EndpointChange).
+   */
+  endpoints?: EndpointChange;
+}
+
+/**
+ * An endpoint-only change: the Services ("namespace/name") whose endpoints changed, and every
+ * endpoint address in the old and new versions of the changed objects (a proxy whose own address is
+ * among them may have to change listeners, not only endpoints).
+ */
+export interface EndpointChange {
+  services: string[];
+  addresses: string[];
+}
+
+const ENDPOINT_KINDS = new Set(['EndpointSlice', 'Endpoints']);
+
+/** The Service an EndpointSlice / Endpoints object belongs to ("namespace/name"), if any. */
+function endpointsOwner(o: Resource): string | undefined {
+  const ns = o.metadata.namespace ?? '';
+  if (o.kind === 'Endpoints') return `${ns}/${o.metadata.name}`;
+  const svc = o.metadata.labels?.['kubernetes.io/service-name'];
+  return svc ? `${ns}/${svc}` : undefined;
+}
+
+function endpointAddresses(o: Resource): string[] {
+  const spec = o as unknown as { endpoints?: Array<{ addresses?: string[] }> | null; subsets?: Array<{ addresses?: Array<{ ip?: string }> | null; notReadyAddresses?: Array<{ ip?: string }> | null }> | null };
+  if (o.kind === 'EndpointSlice') return (spec.endpoints ?? []).flatMap((e) => e.addresses ?? []);
+  return (spec.subsets ?? []).flatMap((s) => [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])].flatMap((a) => (a.ip ? [a.ip] : [])));
 }
 
 /** "kind/namespace/name" ('' namespace for cluster-scoped kinds). */
@@ -51,6 +84,12 @@ export class Registry {
   private readonly objectsByKey = new Map<string, Resource>();
   private currentVersion = 0;
   private cached?: ConfigSnapshot;
+  /** The last full snapshot build and the services rebuilt since (endpoint-only changes). */
+  private derived?: DerivedState;
+  /** Services whose endpoints changed since the last snapshot; 'all' after any other change. */
+  private dirty: Set<string> | 'all' = 'all';
+  /** EndpointSlice keys by the Service they belong to ("namespace/name"). */
+  private readonly slicesByService = new Map<string, Set<string>>();
   private readonly listeners = new Set<(change: RegistryChange) => void>();
 
   constructor(private readonly snapshotOptions: Omit<SnapshotOptions, 'version'> = {}) {}
@@ -72,22 +111,30 @@ export class Registry {
   applyAll(events: readonly RegistryEvent[]): boolean {
     const keys: string[] = [];
     const kinds = new Set<string>();
+    // Old and new versions of changed endpoint objects (undefined once anything else changed).
+    let endpointObjects: Resource[] | undefined = [];
     for (const ev of events) {
       const k = objectKey(ev.object);
+      const prev = this.objectsByKey.get(k);
       if (ev.type === 'delete') {
         if (!this.objectsByKey.delete(k)) continue;
       } else {
-        const prev = this.objectsByKey.get(k);
         if (prev && (prev === ev.object || sameJson(prev, ev.object))) continue;
         this.objectsByKey.set(k, deepFreeze(structuredClone(ev.object)));
       }
+      if (ev.object.kind === 'EndpointSlice') this.indexSlice(k, prev, this.objectsByKey.get(k));
       if (!keys.includes(k)) keys.push(k);
       kinds.add(ev.object.kind);
+      if (!ENDPOINT_KINDS.has(ev.object.kind)) endpointObjects = undefined;
+      else endpointObjects?.push(...(prev ? [prev] : []), ...(ev.type === 'delete' ? [] : [this.objectsByKey.get(k)!]));
     }
     if (keys.length === 0) return false;
     this.currentVersion++;
     this.cached = undefined;
-    const change: RegistryChange = { version: this.currentVersion, kinds: [...kinds].sort(), keys };
+    const endpoints = endpointObjects && this.endpointChange(endpointObjects);
+    if (endpoints && this.dirty !== 'all') for (const svc of endpoints.services) this.dirty.add(svc);
+    else this.dirty = 'all';
+    const change: RegistryChange = { version: this.currentVersion, kinds: [...kinds].sort(), keys, ...(endpoints ? { endpoints } : {}) };
     let failure: unknown;
     for (const l of [...this.listeners]) {
       try {
@@ -99,6 +146,24 @@ export class Registry {
     // Every listener ran; the first failure is surfaced to whoever applied the change.
     if (failure !== undefined) throw failure;
     return true;
+  }
+
+  /**
+   * The endpoint-only description of a change, when every changed object belongs to a Service
+   * that exists (so no service or namespace appears or disappears); else undefined.
+   */
+  private endpointChange(objects: readonly Resource[]): EndpointChange | undefined {
+    const services = new Set<string>();
+    const addresses = new Set<string>();
+    for (const o of objects) {
+      const owner = endpointsOwner(o);
+      if (owner === undefined) return undefined;
+      const [ns, name] = owner.split('/');
+      if (!this.objectsByKey.has(`Service/${ns}/${name}`)) return undefined;
+      services.add(owner);
+      for (const a of endpointAddresses(o)) addresses.add(a);
+    }
+    return { services: [...services].sort(), addresses: [...addresses].sort() };
   }
 
   apply(event: RegistryEvent): boolean {
@@ -114,10 +179,60 @@ export class Registry {
     return [...this.objectsByKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o);
   }
 
-  /** The deep-frozen snapshot of the current version (the same object until the next change). */
+  /**
+   * The deep-frozen snapshot of the current version (the same object until the next change).
+   * After endpoint-only changes it is derived from the last full build, rebuilding only the
+   * services whose endpoints changed (equal to a full build; see derived-snapshot.ts).
+   */
   snapshot(): ConfigSnapshot {
-    if (!this.cached) this.cached = deepFreeze(snapshotFromObjects(this.objects(), { ...this.snapshotOptions, version: this.currentVersion }));
+    if (this.cached) return this.cached;
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    const derived = dirty !== 'all' && this.derived ? this.derive(this.derived, dirty) : undefined;
+    if (derived) {
+      this.derived = derived;
+      for (const s of derived.replaced.values()) deepFreeze(s);
+      this.cached = derivedSnapshot(derived, this.currentVersion);
+    } else {
+      const build = buildSnapshot(this.objects(), { ...this.snapshotOptions, version: this.currentVersion });
+      deepFreeze(build.snapshot);
+      this.derived = { build, replaced: new Map() };
+      this.cached = build.snapshot;
+    }
     return this.cached;
+  }
+
+  /** Derived snapshots stop once this many services differ from the base (then a full build). */
+  private static readonly MAX_REBUILT = 512;
+
+  private derive(state: DerivedState, services: ReadonlySet<string>): DerivedState | undefined {
+    if (state.replaced.size + services.size > Registry.MAX_REBUILT) return undefined;
+    const changed = new Map<string, KubeServiceObjects>();
+    for (const key of services) {
+      const [ns, name] = key.split('/');
+      const service = this.get('Service', ns, name) as K8sService | undefined;
+      if (!service) return undefined;
+      const slices = [...(this.slicesByService.get(key) ?? [])].map((k) => this.objectsByKey.get(k) as K8sEndpointSlice);
+      const legacy = this.get('Endpoints', ns, name) as K8sEndpoints | undefined;
+      changed.set(key, { service, slices, ...(legacy ? { legacy } : {}) });
+    }
+    return rebuildServices(state, changed);
+  }
+
+  private indexSlice(key: string, prev: Resource | undefined, next: Resource | undefined): void {
+    const before = prev && endpointsOwner(prev);
+    const after = next && endpointsOwner(next);
+    if (before === after) return;
+    if (before !== undefined) {
+      const set = this.slicesByService.get(before);
+      set?.delete(key);
+      if (set?.size === 0) this.slicesByService.delete(before);
+    }
+    if (after !== undefined) {
+      let set = this.slicesByService.get(after);
+      if (!set) this.slicesByService.set(after, (set = new Set()));
+      set.add(key);
+    }
   }
 
   /** Subscribes to changes; returns the unsubscribe function. */

@@ -36,6 +36,8 @@ export interface TypeState {
   /** name → content hash, of the last response sent and of the last one accepted. */
   sentHashes?: Map<string, string>;
   ackedHashes?: Map<string, string>;
+  /** What the last computed version was computed from (resource list and subscription objects). */
+  versionOf?: { resources: readonly NamedResource[]; names: Set<string> | 'wildcard' };
 }
 
 export interface TypeSyncStatus {
@@ -87,6 +89,18 @@ export function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
+/**
+ * Content hash of a resource value, computed once per value object: translator output is never
+ * mutated after it is made, so a value that is reused (an endpoint-only update keeps the proxy's
+ * other resources) is not hashed again.
+ */
+const valueHashes = new WeakMap<object, string>();
+function resourceHash(value: object): string {
+  let h = valueHashes.get(value);
+  if (h === undefined) valueHashes.set(value, (h = hashOf(value)));
+  return h;
+}
+
 /** What the server needs of a stream, State of the World or Delta. */
 export interface XdsStream {
   readonly streamId: number;
@@ -111,6 +125,7 @@ export abstract class ResourceHolder<Res, St> {
   protected resources?: XdsResources;
   /** Hash per resource of the current generation, keyed `kind/name`. */
   protected hashes = new Map<string, string>();
+  private hashedKinds = new Set<ResourceKind>();
   protected types = new Map<ResourceKind, St>();
   protected nonceCounter = 0;
 
@@ -137,9 +152,10 @@ export abstract class ResourceHolder<Res, St> {
 
   /** Installs freshly generated resources (from the translator) for this proxy. */
   setResources(resources: XdsResources): void {
+    // Hashes are taken when needed (resourceHash: once per resource value).
     this.resources = resources;
     this.hashes.clear();
-    for (const kind of RESOURCE_KINDS) for (const r of resources[kind]) this.hashes.set(`${kind}/${r.name}`, hashOf(r.value));
+    this.hashedKinds.clear();
   }
 
   currentResources(): XdsResources | undefined {
@@ -147,6 +163,11 @@ export abstract class ResourceHolder<Res, St> {
   }
 
   resourceVersion(kind: ResourceKind, name: string): string {
+    // Filled per kind on first use after new resources; each value is hashed once (resourceHash).
+    if (!this.hashedKinds.has(kind)) {
+      this.hashedKinds.add(kind);
+      for (const r of this.resources?.[kind] ?? []) this.hashes.set(`${kind}/${r.name}`, resourceHash(r.value));
+    }
     return this.hashes.get(`${kind}/${name}`) ?? '';
   }
 }
@@ -173,7 +194,8 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
       return;
     }
     const namesChanged = !sameNames(st.names, names);
-    st.names = names;
+    // Kept as the same object when equal: respond() recognises an unchanged subscription by identity.
+    if (namesChanged) st.names = names;
     if (nonce !== '' && req.errorDetail && (req.errorDetail.message || req.errorDetail.code)) {
       const rejected = st.versionSent ?? '';
       st.lastNack = { version: rejected, nonce, message: req.errorDetail.message ?? `code ${req.errorDetail.code}`, at: new Date().toISOString() };
@@ -208,8 +230,13 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
 
   protected respond(kind: ResourceKind, st: TypeState, force: boolean): boolean {
     if (!this.resources) return false;
+    // The same resource list (e.g. kept by an endpoint-only update) and subscription as when the
+    // version was last computed: same version, and nothing was or will be sent for it unforced.
+    const from = st.versionOf;
+    if (!force && from && from.resources === this.resources[kind] && from.names === st.names) return false;
     const chosen = this.selected(kind, st);
-    const version = hashOf(chosen.map((r) => [r.name, this.hashes.get(`${kind}/${r.name}`)]));
+    const version = hashOf(chosen.map((r) => [r.name, resourceHash(r.value)]));
+    st.versionOf = { resources: this.resources[kind], names: st.names };
     if (!force && version === st.versionSent) return false;
     if (st.rejected.has(version)) {
       this.logger.debug({ proxy: this.proxy?.id, kind, version }, 'not resending a version the proxy rejected');
@@ -217,7 +244,7 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     }
     let encoded: EncodedAny[];
     try {
-      encoded = chosen.map((r) => this.cache.get(kind, r, this.hashes.get(`${kind}/${r.name}`) ?? ''));
+      encoded = chosen.map((r) => this.cache.get(kind, r, resourceHash(r.value)));
     } catch (err) {
       this.logger.error({ err, proxy: this.proxy?.id, kind }, 'could not encode resources; keeping the previous version');
       return false;

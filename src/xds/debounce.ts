@@ -10,6 +10,11 @@ export interface PushRequest {
   reason: string;
   /** Which proxies need the push; all when omitted. */
   affects?: (proxy: ProxyInfo) => boolean;
+  /**
+   * Set when every merged change touched only endpoints (the registry's EndpointChange): the server
+   * may then rebuild only the affected ClusterLoadAssignments (XdsServerOptions.generateEndpoints).
+   */
+  endpoints?: { services: string[]; addresses: string[] };
 }
 
 /** The little of a clock the debouncer needs. */
@@ -27,10 +32,15 @@ export const realClock: DebounceClock = {
 
 export function mergePushRequests(a: PushRequest, b: PushRequest): PushRequest {
   const reason = a.reason === b.reason ? a.reason : `${a.reason}; ${b.reason}`;
-  if (!a.affects || !b.affects) return { reason };
+  const endpoints = a.endpoints && b.endpoints ? {
+    services: [...new Set([...a.endpoints.services, ...b.endpoints.services])].sort(),
+    addresses: [...new Set([...a.endpoints.addresses, ...b.endpoints.addresses])].sort(),
+  } : undefined;
+  const extra = endpoints ? { endpoints } : {};
+  if (!a.affects || !b.affects) return { reason, ...extra };
   const fa = a.affects;
   const fb = b.affects;
-  return { reason, affects: (p) => fa(p) || fb(p) };
+  return { reason, affects: (p) => fa(p) || fb(p), ...extra };
 }
 
 export class Debouncer {

@@ -35,10 +35,17 @@ export interface PushSummary {
   proxies: number;
   /** DiscoveryResponses written. */
   responses: number;
+  /** Affected proxies updated by the endpoint-only path (only ClusterLoadAssignments rebuilt). */
+  endpointOnly?: number;
 }
 
 export interface XdsServerOptions {
   generate(proxy: ProxyInfo): XdsResources;
+  /**
+   * Optional fast path for endpoint-only pushes (PushRequest.endpoints): the ClusterLoadAssignments
+   * to replace among the proxy's current resources, or undefined to translate in full.
+   */
+  generateEndpoints?(proxy: ProxyInfo, current: XdsResources, change: NonNullable<PushRequest['endpoints']>): XdsResources['endpoints'] | undefined;
   logger: Logger;
   metrics: Metrics;
   /** Quiet period before a push (default 100 ms). */
@@ -171,9 +178,16 @@ export class XdsServer {
     this.connections.clear();
   }
 
-  private generateFor(conn: XdsStream): boolean {
+  private generateFor(conn: XdsStream, endpoints?: PushRequest['endpoints'], summary?: PushSummary): boolean {
     if (!conn.proxy) return false;
     try {
+      const current = conn.currentResources();
+      const updated = endpoints && current && this.opts.generateEndpoints?.(conn.proxy, current, endpoints);
+      if (updated && current) {
+        conn.setResources(withEndpoints(current, updated));
+        if (summary) summary.endpointOnly = (summary.endpointOnly ?? 0) + 1;
+        return true;
+      }
       conn.setResources(this.opts.generate(conn.proxy));
       return true;
     } catch (err) {
@@ -188,7 +202,7 @@ export class XdsServer {
       if (!conn.proxy) continue;
       if (req.affects && !req.affects(conn.proxy)) continue;
       summary.affected++;
-      if (!this.generateFor(conn)) continue;
+      if (!this.generateFor(conn, req.endpoints, summary)) continue;
       const sent = conn.pushAll();
       if (sent > 0) {
         summary.proxies++;
@@ -285,6 +299,13 @@ export class XdsServer {
     this.opts.metrics.refusedSecrets.inc(refused.length);
     this.opts.logger.warn({ proxy: conn.proxy.id, namespace: conn.proxy.namespace, refused: refused.slice(0, 10) }, 'refused Secret request: not the proxy\'s to read');
   }
+}
+
+/** The proxy's resources with some ClusterLoadAssignments replaced (by name; order kept). */
+export function withEndpoints(current: XdsResources, updated: XdsResources['endpoints']): XdsResources {
+  if (updated.length === 0) return current;
+  const byName = new Map(updated.map((r) => [r.name, r]));
+  return { ...current, endpoints: current.endpoints.map((r) => byName.get(r.name) ?? r) };
 }
 
 function socketPath(address: string): string {

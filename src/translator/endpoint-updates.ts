@@ -1,0 +1,75 @@
+/**
+ * Endpoint-only updates: after a change that touched only the endpoints of some Kubernetes
+ * Services, the ClusterLoadAssignments a proxy needs anew — rebuilt for the proxy's EDS clusters of
+ * those services, with the same builder (and the same DestinationRule lookup) as a full
+ * translation, so the result equals what translate() would give for them. Pure.
+ *
+ * An endpoint change can alter more than endpoints for a proxy whose own address is among the
+ * changed endpoints (inbound listeners, a gateway's listen port), and proxyless gRPC clients get
+ * their assignments in another shape: for those the answer is undefined (translate in full).
+ */
+import type { ConfigSnapshot, MeshService } from '../registry/model.js';
+import type { EndpointChange } from '../registry/store.js';
+import { isProxylessGrpc, type ProxyInfo } from '../proxy/node.js';
+import type { ResolvedDestination } from './destinations.js';
+import { buildLoadAssignment } from './endpoints.js';
+import type { NamedResource } from './types.js';
+
+interface ClusterService { host?: string; name?: string; namespace?: string }
+
+/** The service an outbound EDS cluster was built for (from the cluster's istio metadata). */
+function edsService(cluster: NamedResource): ClusterService | undefined {
+  const v = cluster.value as { type?: string; metadata?: { filterMetadata?: { istio?: { services?: ClusterService[] } } } };
+  if (v.type !== 'EDS') return undefined;
+  return v.metadata?.filterMetadata?.istio?.services?.[0];
+}
+
+function kubeService(snapshot: ConfigSnapshot, host: string, namespace: string, name: string): MeshService | undefined {
+  const match = (s: MeshService | undefined) => s?.source === 'kubernetes' && s.hostname === host && s.namespace === namespace && s.name === name;
+  const preferred = snapshot.serviceByHost(host);
+  return match(preferred) ? preferred : snapshot.services.find(match);
+}
+
+/**
+ * Assignments already built from one snapshot, shared by the proxies that need the same one. The
+ * key holds everything buildLoadAssignment reads: the cluster (host, port, subset), the service
+ * (namespace/name) and the proxy's namespace (the DestinationRule lookup's client namespace).
+ */
+export interface LoadAssignmentMemo {
+  version: number;
+  byKey: Map<string, NamedResource>;
+}
+
+/**
+ * The ClusterLoadAssignments of `clusters` (the proxy's current clusters) that belong to a service
+ * of the change, rebuilt from the snapshot; undefined when the proxy needs a full translation.
+ * With a memo (for this snapshot's version; the caller's), equal assignments are built once.
+ */
+export function translateEndpointsFor(snapshot: ConfigSnapshot, proxy: ProxyInfo, clusters: readonly NamedResource[], change: EndpointChange, memo?: LoadAssignmentMemo): NamedResource[] | undefined {
+  if (memo && memo.version !== snapshot.version) throw new Error(`load assignment memo of version ${memo.version} used with snapshot ${snapshot.version}`);
+  if (isProxylessGrpc(proxy)) return undefined;
+  if (proxy.ips.some((ip) => change.addresses.includes(ip))) return undefined;
+  const changed = new Set(change.services);
+  const out: NamedResource[] = [];
+  for (const c of clusters) {
+    const meta = edsService(c);
+    if (!meta?.host || !changed.has(`${meta.namespace}/${meta.name}`)) continue;
+    const key = `${proxy.namespace}|${meta.namespace}/${meta.name}|${c.name}`;
+    const known = memo?.byKey.get(key);
+    if (known) {
+      out.push(known);
+      continue;
+    }
+    const [, portText, subset] = c.name.split('|');
+    const svc = kubeService(snapshot, meta.host, meta.namespace ?? '', meta.name ?? '');
+    // Not a Kubernetes service (a ServiceEntry with the same namespace/name): its endpoints did not change.
+    if (!svc) continue;
+    const servicePort = svc.ports.find((p) => p.port === Number(portText));
+    if (!servicePort) return undefined;
+    const d: ResolvedDestination = { host: svc.hostname, port: servicePort.port, subset: subset ?? '', clusterName: c.name, service: svc, servicePort };
+    const cla = buildLoadAssignment(d, snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace));
+    memo?.byKey.set(key, cla);
+    out.push(cla);
+  }
+  return out;
+}

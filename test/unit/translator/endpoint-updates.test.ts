@@ -1,0 +1,112 @@
+/**
+ * translateEndpointsFor must give, for an endpoint-only change, exactly the ClusterLoadAssignments
+ * a full translation gives (subsets, DestinationRules and target ports included), and must refuse
+ * (undefined) whenever the change can alter more than endpoints for the proxy.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { endpointSlice, gatewayProxy, must, sidecarProxy, syntheticMesh } from '../../../bench/mesh.js';
+import type { ProxyInfo } from '../../../src/proxy/node.js';
+import { Registry, type RegistryChange } from '../../../src/registry/store.js';
+import { translateEndpointsFor, type LoadAssignmentMemo } from '../../../src/translator/endpoint-updates.js';
+import { translate } from '../../../src/translator/index.js';
+
+const size = { services: 30, virtualServices: 5, routes: 20 };
+const subsetRule = must({
+  apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'svc-3', namespace: 'ns-3' },
+  spec: { host: 'svc-3.ns-3.svc.cluster.local', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
+});
+
+function meshRegistry(): Registry {
+  const r = new Registry();
+  r.applyAll([...syntheticMesh(size), subsetRule].map((object) => ({ type: 'add' as const, object })));
+  return r;
+}
+
+function changeOf(r: Registry, apply: () => void): RegistryChange {
+  let change: RegistryChange | undefined;
+  const off = r.onChange((c) => { change = c; });
+  apply();
+  off();
+  assert.ok(change, 'the registry changed');
+  return change;
+}
+
+/** Incremental CLAs merged into the old resources equal a full translation of the new snapshot. */
+function assertSameAsFull(r: Registry, proxy: ProxyInfo, apply: () => void): number {
+  const before = translate(r.snapshot(), proxy);
+  const change = changeOf(r, apply);
+  assert.ok(change.endpoints, 'an endpoint-only change');
+  const updated = translateEndpointsFor(r.snapshot(), proxy, before.clusters, change.endpoints);
+  assert.ok(updated, 'no full translation needed');
+  const byName = new Map(updated.map((e) => [e.name, e]));
+  const merged = before.endpoints.map((e) => byName.get(e.name) ?? e);
+  const full = translate(r.snapshot(), proxy);
+  assert.deepEqual(merged, full.endpoints);
+  assert.deepEqual(before.clusters, full.clusters);
+  assert.deepEqual(before.listeners, full.listeners);
+  assert.deepEqual(before.routes, full.routes);
+  return updated.length;
+}
+
+describe('translateEndpointsFor', () => {
+  it('rebuilds exactly the changed service\'s assignments, subsets included (sidecar and gateway)', () => {
+    for (const proxy of [sidecarProxy(0), gatewayProxy()]) {
+      const r = meshRegistry();
+      // svc-3 has subsets v1/v2: three CLAs change, nothing else.
+      const moved = must({ ...endpointSlice(3, 7), endpoints: [{ addresses: ['10.9.9.9'], conditions: { ready: true } }] } as unknown);
+      assert.equal(assertSameAsFull(r, proxy, () => r.apply({ type: 'update', object: moved })), 3);
+      assert.equal(assertSameAsFull(r, proxy, () => r.apply({ type: 'update', object: endpointSlice(5, 2) })), 1);
+      assert.equal(assertSameAsFull(r, proxy, () => r.apply({ type: 'delete', object: endpointSlice(6) })), 1);
+      assert.equal(assertSameAsFull(r, proxy, () => r.apply({ type: 'add', object: endpointSlice(6) })), 1);
+    }
+  });
+
+  it('is not endpoint-only when the proxy\'s own address is among the changed endpoints, or for proxyless gRPC', () => {
+    const r = meshRegistry();
+    const gw = gatewayProxy();
+    const own = must({ ...endpointSlice(4, 1), endpoints: [{ addresses: [gw.ips[0]], conditions: { ready: true } }] } as unknown);
+    const change = changeOf(r, () => r.apply({ type: 'update', object: own }));
+    assert.ok(change.endpoints);
+    assert.equal(translateEndpointsFor(r.snapshot(), gw, translate(r.snapshot(), gw).clusters, change.endpoints), undefined);
+    // Leaving again: the old version held the address.
+    const back = changeOf(r, () => r.apply({ type: 'update', object: endpointSlice(4) }));
+    assert.equal(translateEndpointsFor(r.snapshot(), gw, translate(r.snapshot(), gw).clusters, back.endpoints!), undefined);
+    const grpc = { ...sidecarProxy(1), metadata: { ...sidecarProxy(1).metadata, GENERATOR: 'grpc' } };
+    assert.equal(translateEndpointsFor(r.snapshot(), grpc, [], back.endpoints!), undefined);
+  });
+
+  it('the registry reports endpoint-only changes only for endpoints of existing Services', () => {
+    const r = meshRegistry();
+    assert.deepEqual(changeOf(r, () => r.apply({ type: 'update', object: endpointSlice(2, 1) })).endpoints?.services, ['ns-2/svc-2']);
+    // A slice of a Service that does not exist, a slice without a service, anything else: full pushes.
+    assert.equal(changeOf(r, () => r.apply({ type: 'add', object: endpointSlice(99) })).endpoints, undefined);
+    const orphan = must({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'x', namespace: 'ns-1' }, addressType: 'IPv4', endpoints: [] });
+    assert.equal(changeOf(r, () => r.apply({ type: 'add', object: orphan })).endpoints, undefined);
+    assert.equal(changeOf(r, () => r.applyAll([
+      { type: 'update', object: endpointSlice(2, 3) },
+      { type: 'delete', object: subsetRule },
+    ])).endpoints, undefined);
+  });
+
+  it('a memo shared by proxies gives each the assignments it would get alone (its key covers the client namespace)', () => {
+    const r = meshRegistry();
+    // svc-3's endpoints are pods labelled v1 / v2; ns-0's own rule calls v2 "v1", ns-3's rule calls v1 "v1".
+    const pods = ['v1', 'v2'].map((v, j) => must({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p-${v}`, namespace: 'ns-3', labels: { version: v } }, status: { podIP: `10.3.0.${j + 1}` } }));
+    const labelled = must({ ...endpointSlice(3), endpoints: ['v1', 'v2'].map((v, j) => ({ addresses: [`10.3.0.${j + 1}`], conditions: { ready: true }, targetRef: { kind: 'Pod', name: `p-${v}`, namespace: 'ns-3' } })) } as unknown);
+    const ownRule = must({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'svc-3-local', namespace: 'ns-0' }, spec: { host: 'svc-3.ns-3.svc.cluster.local', exportTo: ['.'], subsets: [{ name: 'v1', labels: { version: 'v2' } }] } });
+    r.applyAll([...pods, labelled, ownRule].map((object) => ({ type: 'add' as const, object })));
+    const proxies = [sidecarProxy(0), sidecarProxy(10), sidecarProxy(1), sidecarProxy(11), gatewayProxy()];
+    const clusters = new Map(proxies.map((p) => [p.id, translate(r.snapshot(), p).clusters]));
+    const moved = must({ ...labelled, endpoints: [...(labelled as unknown as { endpoints: unknown[] }).endpoints, { addresses: ['10.3.0.9'], conditions: { ready: true } }] } as unknown);
+    const change = changeOf(r, () => r.apply({ type: 'update', object: moved }));
+    const memo: LoadAssignmentMemo = { version: r.snapshot().version, byKey: new Map() };
+    const shared = proxies.map((p) => translateEndpointsFor(r.snapshot(), p, clusters.get(p.id)!, change.endpoints!, memo));
+    const alone = proxies.map((p) => translateEndpointsFor(r.snapshot(), p, clusters.get(p.id)!, change.endpoints!));
+    assert.deepEqual(shared, alone);
+    const v1 = (i: number) => JSON.stringify(shared[i]!.find((e) => e.name.includes('|v1|')));
+    assert.notEqual(v1(0), v1(2), 'ns-0 and ns-1 see different v1 subsets');
+    assert.equal(shared[0]!.find((e) => e.name.includes('|v1|')), shared[1]!.find((e) => e.name.includes('|v1|')), 'two ns-0 proxies share one object');
+    assert.throws(() => translateEndpointsFor(r.snapshot(), proxies[0], [], change.endpoints!, { version: 0, byKey: new Map() }), /memo of version 0/);
+  });
+});
