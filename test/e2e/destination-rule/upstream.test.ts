@@ -34,10 +34,14 @@ function newCa(name: string): void {
 /** Answers one HTTP/1.1 request per connection with a JSON body describing what it saw before the request. */
 function respond(sock: NodeJS.ReadWriteStream & { end(): void }, seen: Record<string, unknown>, onData: (chunk: Buffer) => void): void {
   let buf = Buffer.alloc(0);
+  let answered = false;
+  sock.on('error', () => { /* the peer may reset after the answer */ });
   sock.on('data', (c: Buffer) => {
+    if (answered) return;
     buf = Buffer.concat([buf, c]);
     onData(buf);
     if (buf.includes('\r\n\r\n')) {
+      answered = true;
       const body = JSON.stringify(seen);
       sock.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
       sock.end();
