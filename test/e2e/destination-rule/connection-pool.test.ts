@@ -1,0 +1,120 @@
+/**
+ * DestinationRule connectionPool settings that shape upstream connections, seen by counting the
+ * backend's connections through a real gateway Envoy: http.idleTimeout and tcp.maxConnectionDuration
+ * close pooled connections; h2UpgradePolicy UPGRADE speaks HTTP/2 to the backend; maxConcurrentStreams
+ * caps streams per HTTP/2 connection (more connections under concurrency).
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { createServer as createH2Server, type Http2Server } from 'node:http2';
+import { after, before, describe, it } from 'node:test';
+import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
+import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
+import { freePort } from '../../helpers/ports.js';
+import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, get, nacksIn } from '../gateway/fixture.js';
+
+/** An HTTP/1.1 or h2c backend that counts connections and reports the protocol it was spoken to in. */
+class CountingBackend {
+  connections = 0;
+  port = 0;
+  private server?: Server | Http2Server;
+  constructor(private readonly h2 = false, private readonly delayMs = 0) {}
+  async start(): Promise<this> {
+    const handler = (req: { httpVersion: string; resume(): void }, res: { writeHead(s: number, h: Record<string, string>): { end(b: string): void } }) => {
+      req.resume();
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ httpVersion: req.httpVersion })), this.delayMs);
+    };
+    const server = this.h2 ? createH2Server(handler) : createServer(handler);
+    server.on('connection', () => this.connections++);
+    this.server = server;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    this.port = (server.address() as { port: number }).port;
+    return this;
+  }
+  close(): Promise<void> {
+    const s = this.server as Server | undefined;
+    return new Promise((r) => { (s as Server & { closeAllConnections?: () => void })?.closeAllConnections?.(); this.server?.close(() => r()); setTimeout(r, 1000); });
+  }
+}
+
+describe('DestinationRule connectionPool on upstream connections', () => {
+  const cfg = new ConfigDir();
+  let mp: MeshpilotProcess;
+  let envoy: EnvoyProcess;
+  let port: number;
+  const b = {
+    idle: new CountingBackend(), keep: new CountingBackend(), lifetime: new CountingBackend(),
+    h1: new CountingBackend(), h2: new CountingBackend(true), streams: new CountingBackend(true, 400), shared: new CountingBackend(true, 400),
+  };
+
+  before(async () => {
+    for (const x of Object.values(b)) await x.start();
+    port = await freePort();
+    const names = Object.keys(b) as Array<keyof typeof b>;
+    const entry = (name: keyof typeof b) => ({
+      apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name, namespace: 'default' },
+      spec: { hosts: [`${name}.internal`], location: 'MESH_INTERNAL', resolution: 'STATIC', ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: b[name].port }], endpoints: [{ address: '127.0.0.1' }] },
+    });
+    const rule = (name: keyof typeof b, connectionPool: Record<string, unknown>) => ({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace: 'default' }, spec: { host: `${name}.internal`, trafficPolicy: { connectionPool } } });
+    cfg.write('config.yaml', [
+      ...names.map(entry),
+      rule('idle', { http: { idleTimeout: '300ms' } }),
+      rule('lifetime', { tcp: { maxConnectionDuration: '400ms' } }),
+      rule('h2', { http: { h2UpgradePolicy: 'UPGRADE' } }),
+      rule('streams', { http: { h2UpgradePolicy: 'UPGRADE', maxConcurrentStreams: 1 } }),
+      rule('shared', { http: { h2UpgradePolicy: 'UPGRADE' } }),
+      { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'default' },
+        spec: { selector: GATEWAY_LABELS, servers: [{ port: { number: port, name: 'http', protocol: 'HTTP' }, bind: '127.0.0.1', hosts: ['*.example.com'] }] } },
+      ...names.map((n) => ({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: n, namespace: 'default' },
+        spec: { hosts: [`${n}.example.com`], gateways: ['gw'], http: [{ route: [{ destination: { host: `${n}.internal`, port: { number: 80 } } }] }] } })),
+    ]);
+    mp = await startMeshpilot({ configDir: cfg.dir, debounceMs: 50 });
+    envoy = await startEnvoy({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress });
+    await eventually(async () => (await get(port, '/', { host: 'keep.example.com' })).status === 200, 'routes ready', 20_000);
+  });
+
+  after(async () => {
+    await envoy?.stop();
+    await mp?.stop();
+    for (const x of Object.values(b)) await x.close();
+    cfg.remove();
+  });
+
+  const call = (host: string) => get(port, '/', { host: `${host}.example.com` });
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('http.idleTimeout closes an idle upstream connection; without it the connection is reused', async () => {
+    const newAfterPause: Record<string, number> = {};
+    for (const host of ['idle', 'keep'] as const) {
+      assert.equal((await call(host)).status, 200);
+      const afterFirst = b[host].connections;
+      await pause(900);
+      assert.equal((await call(host)).status, 200);
+      newAfterPause[host] = b[host].connections - afterFirst;
+    }
+    assert.deepEqual(newAfterPause, { idle: 1, keep: 0 }, 'idleTimeout 300 ms: a new connection after 900 ms idle; without it the pooled one is reused');
+  });
+
+  it('tcp.maxConnectionDuration ends a connection after its lifetime even while in use', async () => {
+    const before = b.lifetime.connections;
+    for (let i = 0; i < 6; i++) { assert.equal((await call('lifetime')).status, 200); await pause(200); }
+    assert.ok(b.lifetime.connections - before >= 2, `${b.lifetime.connections - before} connections over ~1.2 s with a 400 ms lifetime`);
+  });
+
+  it('h2UpgradePolicy UPGRADE speaks HTTP/2 to the backend; the default stays on HTTP/1.1', async () => {
+    assert.equal((JSON.parse((await call('h2')).body) as { httpVersion: string }).httpVersion, '2.0');
+    assert.equal((JSON.parse((await call('h1')).body) as { httpVersion: string }).httpVersion, '1.1');
+  });
+
+  it('maxConcurrentStreams 1: four concurrent slow requests need four HTTP/2 connections; unlimited shares one', async () => {
+    for (const host of ['streams', 'shared'] as const) {
+      const before = b[host].connections;
+      const replies = await Promise.all([0, 1, 2, 3].map(() => call(host)));
+      for (const r of replies) assert.equal(r.status, 200);
+      b[host].connections -= before;
+    }
+    assert.equal(b.streams.connections, 4);
+    assert.equal(b.shared.connections, 1);
+    assert.deepEqual(nacksIn(await mp.getJson('/debug/syncz')), []);
+  });
+});
