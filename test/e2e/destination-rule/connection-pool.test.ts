@@ -5,6 +5,7 @@
  * caps streams per HTTP/2 connection (more connections under concurrency).
  */
 import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { createServer as createH2Server, type Http2Server } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
@@ -44,11 +45,26 @@ describe('DestinationRule connectionPool on upstream connections', () => {
   let port: number;
   const b = {
     idle: new CountingBackend(), keep: new CountingBackend(), lifetime: new CountingBackend(),
-    h1: new CountingBackend(), h2: new CountingBackend(true), streams: new CountingBackend(true, 400), shared: new CountingBackend(true, 400),
+    h1: new CountingBackend(), ka: new CountingBackend(), h2: new CountingBackend(true), streams: new CountingBackend(true, 400), shared: new CountingBackend(true, 400),
   };
+
+  // A listener that never accepts, its accept queue already full: new connections hang in SYN-SENT.
+  let stuck: ChildProcess;
+  let stuckPort = 0;
 
   before(async () => {
     for (const x of Object.values(b)) await x.start();
+    stuck = spawn('python3', ['-c', [
+      'import socket, sys, time',
+      's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+      'fill = []',
+      'for _ in range(3):',
+      '    try: fill.append(socket.create_connection(s.getsockname(), timeout=0.5))',
+      '    except OSError: pass',
+      'print(s.getsockname()[1], flush=True)',
+      'time.sleep(120)',
+    ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    stuckPort = await new Promise<number>((resolve) => stuck.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
     port = await freePort();
     const names = Object.keys(b) as Array<keyof typeof b>;
     const entry = (name: keyof typeof b) => ({
@@ -58,6 +74,12 @@ describe('DestinationRule connectionPool on upstream connections', () => {
     const rule = (name: keyof typeof b, connectionPool: Record<string, unknown>) => ({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace: 'default' }, spec: { host: `${name}.internal`, trafficPolicy: { connectionPool } } });
     cfg.write('config.yaml', [
       ...names.map(entry),
+      { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'stuck', namespace: 'default' },
+        spec: { hosts: ['stuck.internal'], location: 'MESH_INTERNAL', resolution: 'STATIC', ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: stuckPort }], endpoints: [{ address: '127.0.0.1' }] } },
+      { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'stuck', namespace: 'default' }, spec: { host: 'stuck.internal', trafficPolicy: { connectionPool: { tcp: { connectTimeout: '300ms' } } } } },
+      { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'stuck', namespace: 'default' },
+        spec: { hosts: ['stuck.example.com'], gateways: ['gw'], http: [{ route: [{ destination: { host: 'stuck.internal', port: { number: 80 } } }], retries: { attempts: 0 } }] } },
+      rule('ka', { tcp: { tcpKeepalive: { time: '7s', interval: '3s', probes: 4 } } }),
       rule('idle', { http: { idleTimeout: '300ms' } }),
       rule('lifetime', { tcp: { maxConnectionDuration: '400ms' } }),
       rule('h2', { http: { h2UpgradePolicy: 'UPGRADE' } }),
@@ -74,6 +96,7 @@ describe('DestinationRule connectionPool on upstream connections', () => {
   });
 
   after(async () => {
+    stuck?.kill('SIGKILL');
     await envoy?.stop();
     await mp?.stop();
     for (const x of Object.values(b)) await x.close();
@@ -99,6 +122,26 @@ describe('DestinationRule connectionPool on upstream connections', () => {
     const before = b.lifetime.connections;
     for (let i = 0; i < 6; i++) { assert.equal((await call('lifetime')).status, 200); await pause(200); }
     assert.ok(b.lifetime.connections - before >= 2, `${b.lifetime.connections - before} connections over ~1.2 s with a 400 ms lifetime`);
+  });
+
+  it('tcp.connectTimeout: a backend that never completes the handshake fails after 300 ms (Istio default: 10 s)', async () => {
+    const t0 = Date.now();
+    const r = await call('stuck');
+    const took = Date.now() - t0;
+    assert.equal(r.status, 503);
+    assert.ok(took < 3000, `failed after ${took} ms`);
+    const stats = await envoy.stats('stuck.internal');
+    assert.ok((stats['cluster.outbound|80||stuck.internal.upstream_cx_connect_timeout'] ?? 0) >= 1, JSON.stringify(stats).slice(0, 400));
+  });
+
+  it('tcp.tcpKeepalive turns on keepalive for the upstream socket (the kernel shows its timer); without it there is none', async () => {
+    assert.equal((await call('ka')).status, 200);
+    assert.equal((await call('keep')).status, 200);
+    const sockets = (p: number) => execFileSync('ss', ['-tnoH', 'state', 'established', `( dport = :${p} )`], { encoding: 'utf8' });
+    assert.match(sockets(b.ka.port), /timer:\(keepalive,/, 'keepalive timer on the connection to the ka backend');
+    const plain = sockets(b.keep.port);
+    assert.ok(plain.trim().length > 0, 'a pooled connection to the keep backend exists');
+    assert.doesNotMatch(plain, /keepalive/);
   });
 
   it('h2UpgradePolicy UPGRADE speaks HTTP/2 to the backend; the default stays on HTTP/1.1', async () => {
