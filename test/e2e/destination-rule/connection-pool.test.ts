@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { createServer as createH2Server, type Http2Server } from 'node:http2';
+import { connect as h2connect, createServer as createH2Server, type Http2Server } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
 import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
@@ -19,11 +19,13 @@ class CountingBackend {
   connections = 0;
   port = 0;
   private server?: Server | Http2Server;
-  constructor(private readonly h2 = false, private readonly delayMs = 0) {}
+  hits = 0;
+  constructor(private readonly h2 = false, private readonly delayMs = 0, private readonly status = 200) {}
   async start(): Promise<this> {
     const handler = (req: { httpVersion: string; resume(): void }, res: { writeHead(s: number, h: Record<string, string>): { end(b: string): void } }) => {
       req.resume();
-      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ httpVersion: req.httpVersion })), this.delayMs);
+      this.hits++;
+      setTimeout(() => res.writeHead(this.status, { 'content-type': 'application/json' }).end(JSON.stringify({ httpVersion: req.httpVersion })), this.delayMs);
     };
     const server = this.h2 ? createH2Server(handler) : createServer(handler);
     server.on('connection', () => this.connections++);
@@ -45,7 +47,8 @@ describe('DestinationRule connectionPool on upstream connections', () => {
   let port: number;
   const b = {
     idle: new CountingBackend(), keep: new CountingBackend(), lifetime: new CountingBackend(),
-    h1: new CountingBackend(), ka: new CountingBackend(), h2: new CountingBackend(true), streams: new CountingBackend(true, 400), shared: new CountingBackend(true, 400),
+    h1: new CountingBackend(), ka: new CountingBackend(), clientH2: new CountingBackend(true), clientH1: new CountingBackend(), fixedH1: new CountingBackend(),
+    failing: new CountingBackend(false, 200, 503), failingCapped: new CountingBackend(false, 200, 503), capped: new CountingBackend(true, 400), h2: new CountingBackend(true), streams: new CountingBackend(true, 400), shared: new CountingBackend(true, 400),
   };
 
   // A listener that never accepts, its accept queue already full: new connections hang in SYN-SENT.
@@ -79,6 +82,10 @@ describe('DestinationRule connectionPool on upstream connections', () => {
       { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'stuck', namespace: 'default' }, spec: { host: 'stuck.internal', trafficPolicy: { connectionPool: { tcp: { connectTimeout: '300ms' } } } } },
       { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'stuck', namespace: 'default' },
         spec: { hosts: ['stuck.example.com'], gateways: ['gw'], http: [{ route: [{ destination: { host: 'stuck.internal', port: { number: 80 } } }], retries: { attempts: 0 } }] } },
+      rule('clientH2', { http: { useClientProtocol: true } }),
+      rule('clientH1', { http: { useClientProtocol: true } }),
+      rule('failingCapped', { http: { maxRetries: 1 } }),
+      rule('capped', { http: { h2UpgradePolicy: 'UPGRADE', http2MaxRequests: 1 } }),
       rule('ka', { tcp: { tcpKeepalive: { time: '7s', interval: '3s', probes: 4 } } }),
       rule('idle', { http: { idleTimeout: '300ms' } }),
       rule('lifetime', { tcp: { maxConnectionDuration: '400ms' } }),
@@ -88,7 +95,7 @@ describe('DestinationRule connectionPool on upstream connections', () => {
       { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'default' },
         spec: { selector: GATEWAY_LABELS, servers: [{ port: { number: port, name: 'http', protocol: 'HTTP' }, bind: '127.0.0.1', hosts: ['*.example.com'] }] } },
       ...names.map((n) => ({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: n, namespace: 'default' },
-        spec: { hosts: [`${n}.example.com`], gateways: ['gw'], http: [{ route: [{ destination: { host: `${n}.internal`, port: { number: 80 } } }] }] } })),
+        spec: { hosts: [`${n}.example.com`], gateways: ['gw'], http: [{ route: [{ destination: { host: `${n}.internal`, port: { number: 80 } } }], ...(n.startsWith('failing') ? { retries: { attempts: 3, retryOn: '5xx' } } : {}) }] } })),
     ]);
     mp = await startMeshpilot({ configDir: cfg.dir, debounceMs: 50 });
     envoy = await startEnvoy({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress });
@@ -142,6 +149,41 @@ describe('DestinationRule connectionPool on upstream connections', () => {
     const plain = sockets(b.keep.port);
     assert.ok(plain.trim().length > 0, 'a pooled connection to the keep backend exists');
     assert.doesNotMatch(plain, /keepalive/);
+  });
+
+  it('useClientProtocol: an h2c client reaches the backend over HTTP/2, an HTTP/1.1 client over HTTP/1.1; without it HTTP/1.1', async () => {
+    const viaH2 = (host: string) => new Promise<string>((resolve, reject) => {
+      const session = h2connect(`http://127.0.0.1:${port}`);
+      session.on('error', reject);
+      const req = session.request({ ':path': '/', ':authority': `${host}.example.com` });
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (body += c));
+      req.on('end', () => { session.close(); resolve((JSON.parse(body) as { httpVersion: string }).httpVersion); });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(await viaH2('clientH2'), '2.0');
+    assert.equal((JSON.parse((await call('clientH1')).body) as { httpVersion: string }).httpVersion, '1.1');
+    assert.equal(await viaH2('fixedH1'), '1.1', 'without useClientProtocol Envoy speaks HTTP/1.1 upstream even to an h2 client');
+  });
+
+  it('http.maxRetries 1: four requests failing at once may not all retry (retry overflow); without the cap all retry three times', async () => {
+    for (const host of ['failing', 'failingCapped']) {
+      const replies = await Promise.all([0, 1, 2, 3].map(() => call(host)));
+      for (const r of replies) assert.equal(r.status, 503);
+    }
+    assert.equal(b.failing.hits, 16, '4 requests × (1 + 3 retries)');
+    assert.ok(b.failingCapped.hits < 16, `${b.failingCapped.hits} attempts with at most one retry outstanding`);
+    const stats = await envoy.stats('failingCapped.internal');
+    assert.ok((stats['cluster.outbound|80||failingCapped.internal.upstream_rq_retry_overflow'] ?? 0) >= 1, JSON.stringify(stats).slice(0, 300));
+  });
+
+  it('http.http2MaxRequests 1: of four concurrent requests three overflow with 503', async () => {
+    const replies = await Promise.all([0, 1, 2, 3].map(() => call('capped')));
+    const statuses = replies.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, 503, 503, 503]);
+    for (const r of replies.filter((x) => x.status === 503)) assert.equal(r.headers['x-envoy-overloaded'], 'true');
   });
 
   it('h2UpgradePolicy UPGRADE speaks HTTP/2 to the backend; the default stays on HTTP/1.1', async () => {
