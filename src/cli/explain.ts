@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { request as httpRequest } from 'node:http';
 import { explainRequest } from '../explain/http.js';
 import { renderExplanation } from '../explain/render.js';
 import { parseRequest } from '../explain/request.js';
@@ -8,29 +7,14 @@ import { snapshotFromObjects } from '../registry/snapshot.js';
 import { translate } from '../translator/index.js';
 import { RESOURCE_KINDS, type XdsResources } from '../translator/types.js';
 import { collect, loadConfigDir, parseLabels } from './config-dir.js';
+import { getAdminJson } from './proxy-status.js';
 
 /** What a running meshpilot last sent the proxy: its admin /debug/config_dump?proxyID=ID. */
-export function fetchProxyConfig(server: string, proxyId: string): Promise<XdsResources> {
-  const base = /^https?:\/\//.test(server) ? server : `http://${server}`;
-  const url = `${base}/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}`;
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => {
-        let parsed: unknown;
-        try { parsed = JSON.parse(body); } catch { return reject(new Error(`${url}: answer is not JSON (HTTP ${res.statusCode})`)); }
-        if (res.statusCode !== 200) return reject(new Error(`${url}: HTTP ${res.statusCode}: ${(parsed as { error?: string }).error ?? body}`));
-        const r = parsed as Partial<XdsResources>;
-        if (!RESOURCE_KINDS.every((k) => Array.isArray(r[k]))) return reject(new Error(`${url}: expected {listeners, routes, clusters, endpoints, secrets}`));
-        resolve(r as XdsResources);
-      });
-    });
-    req.on('error', (err) => reject(new Error(`${url}: ${err.message}`)));
-    req.on('timeout', () => req.destroy(new Error('timed out after 10 s')));
-    req.end();
-  });
+export async function fetchProxyConfig(server: string, proxyId: string): Promise<XdsResources> {
+  const path = `/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}`;
+  const r = await getAdminJson<Partial<XdsResources>>(server, path);
+  if (!RESOURCE_KINDS.every((k) => Array.isArray(r[k]))) throw new Error(`${server}${path}: expected {listeners, routes, clusters, endpoints, secrets}`);
+  return r as XdsResources;
 }
 
 interface ExplainOptions { configDir?: string[]; server?: string; nodeId: string; label?: string[]; address?: string; output: string }
