@@ -35,6 +35,8 @@ export interface TypeState {
   nacked?: Array<NackRecord & { name: string }>;
   /** name → content hash, of the last response sent and of the last one accepted. */
   sentHashes?: Map<string, string>;
+  /** The subscription the last response answered (same object while it is unchanged). */
+  sentNamesOf?: Set<string> | 'wildcard';
   ackedHashes?: Map<string, string>;
   /** What the last computed version was computed from (resource list and subscription objects). */
   versionOf?: { resources: readonly NamedResource[]; names: Set<string> | 'wildcard' };
@@ -242,9 +244,17 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
       this.logger.debug({ proxy: this.proxy?.id, kind, version }, 'not resending a version the proxy rejected');
       return false;
     }
+    // EDS in State of the World: Envoy keeps named resources that a response leaves out, so once the
+    // proxy has accepted everything it was sent, only changed ClusterLoadAssignments go out (as
+    // Istio's incremental EDS); a forced answer, a new subscription or an unacknowledged previous
+    // response gets the full set.
+    const partial = kind === 'endpoints' && !force && st.sentHashes !== undefined && st.versionAcked === st.versionSent && st.sentNamesOf === st.names
+      ? chosen.filter((r) => st.sentHashes!.get(r.name) !== resourceHash(r.value))
+      : undefined;
+    const toSend = partial && partial.length > 0 ? partial : chosen;
     let encoded: EncodedAny[];
     try {
-      encoded = chosen.map((r) => this.cache.get(kind, r, resourceHash(r.value)));
+      encoded = toSend.map((r) => this.cache.get(kind, r, resourceHash(r.value)));
     } catch (err) {
       this.logger.error({ err, proxy: this.proxy?.id, kind }, 'could not encode resources; keeping the previous version');
       return false;
@@ -253,6 +263,7 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     st.versionSent = version;
     st.nonceSent = nonce;
     st.sentHashes = new Map(chosen.map((r) => [r.name, this.resourceVersion(kind, r.name)]));
+    st.sentNamesOf = st.names;
     this.send({ versionInfo: version, resources: encoded, typeUrl: TYPE_URLS[kind], nonce });
     this.metrics.pushes.inc({ type: kind });
     this.logger.debug({ proxy: this.proxy?.id, kind, version, nonce, count: encoded.length }, 'sent');

@@ -54,6 +54,32 @@ describe('AdsConnection', () => {
     assert.equal(sent[1].resources.length, 2);
   });
 
+  it('EDS: once everything sent is ACKed, a change sends only the changed ClusterLoadAssignments; before the ACK, all of them', () => {
+    const { sent, conn } = setup();
+    const cla = (name: string, port: number) => ({ name, value: { clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '10.0.0.1', portValue: port } } } }] }] } });
+    const withClas = (ports: number[]) => ({ ...resources(1), endpoints: ports.map((p, i) => cla(`c${i + 1}`, p)) });
+    const names = ['c1', 'c2', 'c3'];
+    const decodeNames = (r: DiscoveryResponse) => r.resources.length;
+    conn.setResources(withClas([81, 82, 83]));
+    conn.onRequest({ typeUrl: TYPE_URLS.endpoints, resourceNames: names });
+    assert.equal(decodeNames(sent[0]), 3, 'the first answer is complete');
+    // Not ACKed yet: a change resends everything.
+    conn.setResources(withClas([81, 92, 83]));
+    assert.equal(conn.pushAll(), 1);
+    assert.equal(decodeNames(sent[1]), 3, 'previous response unacknowledged: full set');
+    conn.onRequest({ typeUrl: TYPE_URLS.endpoints, resourceNames: names, responseNonce: sent[1].nonce, versionInfo: sent[1].versionInfo });
+    // ACKed: one CLA changes, only it is sent, under a new version.
+    conn.setResources(withClas([81, 92, 93]));
+    assert.equal(conn.pushAll(), 1);
+    assert.equal(decodeNames(sent[2]), 1, 'only the changed ClusterLoadAssignment');
+    assert.notEqual(sent[2].versionInfo, sent[1].versionInfo);
+    conn.onRequest({ typeUrl: TYPE_URLS.endpoints, resourceNames: names, responseNonce: sent[2].nonce, versionInfo: sent[2].versionInfo });
+    assert.equal(conn.status().types.endpoints?.versionAcked, sent[2].versionInfo);
+    // A new subscription is answered in full.
+    conn.onRequest({ typeUrl: TYPE_URLS.endpoints, resourceNames: ['c1', 'c2'], responseNonce: sent[2].nonce, versionInfo: sent[2].versionInfo });
+    assert.equal(decodeNames(sent[3]), 2);
+  });
+
   it('records a NACK, keeps the ACKed version, never resends the rejected version', () => {
     const { sent, conn, metrics } = setup();
     conn.setResources(resources(1));
