@@ -257,6 +257,22 @@ export interface ServiceClusters {
   secrets: NamedResource[];
 }
 
+/**
+ * Every destination a proxy gets a cluster for: each port (UDP aside) of each service, unsubsetted
+ * and per subset of the DestinationRule that applies to this proxy (returned with it).
+ */
+export function* serviceDestinations(snapshot: ConfigSnapshot, proxy: ProxyInfo, services: readonly MeshService[]): Generator<{ d: ResolvedDestination; dr: DestinationRule | undefined }> {
+  for (const svc of services) {
+    const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace, proxy.labels);
+    for (const port of svc.ports) {
+      if (port.protocol === 'UDP') continue;
+      for (const subset of ['', ...(dr?.spec.subsets ?? []).map((s) => s.name)]) {
+        yield { d: { host: svc.hostname, port: port.port, subset, clusterName: outboundClusterName(port.port, subset, svc.hostname), service: svc, servicePort: port }, dr };
+      }
+    }
+  }
+}
+
 /** Clusters (and CLAs) for every port (UDP aside) and DestinationRule subset of the given services. */
 export function buildServiceClusters(snapshot: ConfigSnapshot, proxy: ProxyInfo, services: readonly MeshService[]): ServiceClusters {
   const clusters: NamedResource[] = [];
@@ -269,19 +285,12 @@ export function buildServiceClusters(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     for (const s of [cert, ca]) if (s) secrets.set(s.name, s);
     return { cert: !!cert, ca: !!ca };
   };
-  for (const svc of services) {
-    const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace, proxy.labels);
-    for (const port of svc.ports) {
-      if (port.protocol === 'UDP') continue;
-      for (const subset of ['', ...(dr?.spec.subsets ?? []).map((s) => s.name)]) {
-        const d: ResolvedDestination = { host: svc.hostname, port: port.port, subset, clusterName: outboundClusterName(port.port, subset, svc.hostname), service: svc, servicePort: port };
-        const c = buildOutboundCluster(d, dr, proxy, credentials);
-        clusters.push(c);
-        if (c.value.type !== 'EDS') continue;
-        const policy = policyFor(d, dr);
-        endpoints.push(buildLoadAssignment(d, dr, { proxy, setting: policy.loadBalancer?.localityLbSetting, outlierDetection: !!policy.outlierDetection }));
-      }
-    }
+  for (const { d, dr } of serviceDestinations(snapshot, proxy, services)) {
+    const c = buildOutboundCluster(d, dr, proxy, credentials);
+    clusters.push(c);
+    if (c.value.type !== 'EDS') continue;
+    const policy = policyFor(d, dr);
+    endpoints.push(buildLoadAssignment(d, dr, { proxy, setting: policy.loadBalancer?.localityLbSetting, outlierDetection: !!policy.outlierDetection }));
   }
   return { clusters, endpoints, secrets: [...secrets.values()] };
 }

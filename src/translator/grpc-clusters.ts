@@ -16,8 +16,8 @@
 import type { DestinationRule, LoadBalancerSettings, OutlierDetection } from '../api/index.js';
 import type { ConfigSnapshot, MeshService } from '../registry/model.js';
 import type { ProxyInfo } from '../proxy/node.js';
-import { effectivePolicy } from './clusters.js';
-import { outboundClusterName, type ResolvedDestination } from './destinations.js';
+import { effectivePolicy, serviceDestinations } from './clusters.js';
+import type { ResolvedDestination } from './destinations.js';
 import { protoDuration } from './durations.js';
 import { buildLoadAssignment } from './endpoints.js';
 import { adsConfigSource } from './http-connection-manager.js';
@@ -96,16 +96,9 @@ export interface GrpcClusters {
 /** Clusters and ClusterLoadAssignments for every port (UDP aside) and subset of the services a gRPC client sees. */
 export function buildGrpcClusters(snapshot: ConfigSnapshot, proxy: ProxyInfo, services: readonly MeshService[]): GrpcClusters {
   const out: GrpcClusters = { clusters: [], endpoints: [], notes: [] };
-  for (const svc of services) {
-    const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace, proxy.labels);
-    for (const port of svc.ports) {
-      if (port.protocol === 'UDP') continue;
-      for (const subset of ['', ...(dr?.spec.subsets ?? []).map((s) => s.name)]) {
-        const d: ResolvedDestination = { host: svc.hostname, port: port.port, subset, clusterName: outboundClusterName(port.port, subset, svc.hostname), service: svc, servicePort: port };
-        out.clusters.push(buildGrpcCluster(d, dr, out.notes));
-        out.endpoints.push(withLocalities(buildLoadAssignment(d, dr)));
-      }
-    }
+  for (const { d, dr } of serviceDestinations(snapshot, proxy, services)) {
+    out.clusters.push(buildGrpcCluster(d, dr, out.notes));
+    out.endpoints.push(withLocalities(buildLoadAssignment(d, dr)));
   }
   return out;
 }
