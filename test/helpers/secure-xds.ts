@@ -1,21 +1,18 @@
-/** Secure xDS test helpers: a CA-signed serving certificate and a scripted ADS stream with a token. */
+/** Secure xDS test helpers: a CA-signed serving certificate (files) and a scripted ADS stream with a token. */
 import * as grpc from '@grpc/grpc-js';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { certificateAuthority, issueCertificate } from '../e2e/gateway/tls-certs.js';
 import { adsServiceDefinition, type DiscoveryRequest, type DiscoveryResponse } from '../../src/xds/service.js';
 
 export const SERVER_NAME = 'meshpilot.istio-system.svc';
 
-/** A throwaway CA and a serving certificate it signed, for SERVER_NAME and 127.0.0.1. */
+/** A throwaway CA and a serving certificate it signed for SERVER_NAME, written as PEM files into dir. */
 export function servingCertificate(dir: string): { caFile: string; certFile: string; keyFile: string; caPem: string } {
-  const f = (n: string) => join(dir, n);
-  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=meshpilot test CA', '-keyout', f('ca.key'), '-out', f('ca.crt')]);
-  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${SERVER_NAME}`, '-keyout', f('xds.key'), '-out', f('xds.csr')]);
-  writeFileSync(f('ext.cnf'), `subjectAltName=DNS:${SERVER_NAME},IP:127.0.0.1\n`);
-  run(['x509', '-req', '-in', f('xds.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('ext.cnf'), '-out', f('xds.crt')]);
-  return { caFile: f('ca.crt'), certFile: f('xds.crt'), keyFile: f('xds.key'), caPem: readFileSync(f('ca.crt'), 'utf8') };
+  const ca = certificateAuthority('meshpilot test CA');
+  const serving = issueCertificate(ca, SERVER_NAME, [SERVER_NAME]);
+  const f = (n: string, content: string) => { writeFileSync(join(dir, n), content); return join(dir, n); };
+  return { caFile: f('ca.crt', ca.cert), certFile: f('xds.crt', serving.cert), keyFile: f('xds.key', serving.key), caPem: ca.cert };
 }
 
 /** One SotW ADS stream from a scripted client; collects responses, reports how the stream ended. */

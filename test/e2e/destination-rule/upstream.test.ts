@@ -5,7 +5,6 @@
  * wrong CA or SAN refused.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,19 +15,21 @@ import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
 import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
 import { freePort } from '../../helpers/ports.js';
 import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, get, nacksIn } from '../gateway/fixture.js';
+import { certificateAuthority, issueCertificate, type KeyPair } from '../gateway/tls-certs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'meshpilot-upstream-'));
 const f = (n: string) => join(dir, n);
-const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-
-/** A CA and a certificate it signed for `cn` (with that DNS SAN). */
-function issue(ca: string, cn: string): void {
-  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', f(`${cn}.key`), '-out', f(`${cn}.csr`)]);
-  writeFileSync(f(`${cn}.ext`), `subjectAltName=DNS:${cn}\n`);
-  openssl(['x509', '-req', '-in', f(`${cn}.csr`), '-CA', f(`${ca}.crt`), '-CAkey', f(`${ca}.key`), '-CAcreateserial', '-days', '2', '-extfile', f(`${cn}.ext`), '-out', f(`${cn}.crt`)]);
-}
+const cas = new Map<string, KeyPair>();
+const writePair = (name: string, pair: KeyPair) => { writeFileSync(f(`${name}.crt`), pair.cert); writeFileSync(f(`${name}.key`), pair.key); };
+/** A CA, as files NAME.crt / NAME.key. */
 function newCa(name: string): void {
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.crt`)]);
+  const ca = certificateAuthority(name);
+  cas.set(name, ca);
+  writePair(name, ca);
+}
+/** A certificate for `cn` (with that DNS SAN) signed by the CA named `ca`, as files CN.crt / CN.key. */
+function issue(ca: string, cn: string): void {
+  writePair(cn, issueCertificate(cas.get(ca)!, cn, [cn]));
 }
 
 /** Answers one HTTP/1.1 request per connection with a JSON body describing what it saw before the request. */

@@ -6,10 +6,6 @@
  * Runs: MESHPILOT_FUZZ_RUNS (default 100 in npm test; `npm run fuzz` runs 2,000).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
@@ -20,22 +16,12 @@ import { checkConsistency, translate } from '../../../src/translator/index.js';
 import type { XdsResources } from '../../../src/translator/types.js';
 import { envoyValidate } from '../../helpers/envoy-validate.js';
 import { selfSignedCert, tlsSecret } from '../gateway/fixture.js';
+import { certificateAuthority, issueCertificate } from '../gateway/tls-certs.js';
 
 const RUNS = Number(process.env.MESHPILOT_FUZZ_RUNS ?? 100);
 const SERVICES = ['reviews', 'ratings', 'details'];
 const cert = selfSignedCert('fuzz.example.com', ['fuzz.example.com', '*.example.com']);
-const ecCert = ecSelfSignedCert('fuzz.example.com');
-
-function ecSelfSignedCert(cn: string): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'meshpilot-fuzz-ec-'));
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${cn}`,
-      '-addext', `subjectAltName=DNS:${cn}`, '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
-    return { cert: readFileSync(join(dir, 'c.pem'), 'utf8'), key: readFileSync(join(dir, 'k.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const ecCert = issueCertificate(certificateAuthority('fuzz CA'), 'fuzz.example.com', ['fuzz.example.com'], { ec: true });
 
 const duration = fc.constantFrom('1ms', '250ms', '1s', '1.5s', '10s', '2m', '1h2m');
 const percent = fc.record({ value: fc.double({ min: 0, max: 100, noNaN: true }) });
