@@ -4,16 +4,19 @@
  * to every endpoint) when too few endpoints are left.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
 import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
 import { freePort } from '../../helpers/ports.js';
 import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, get, nacksIn } from '../gateway/fixture.js';
+import { Backend } from '../gateway/recording-backend.js';
 
-function backend(status: number): Promise<{ port: number; server: Server }> {
-  const server = createServer((req, res) => { req.resume(); res.writeHead(status).end(String(status)); });
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r({ port: (server.address() as { port: number }).port, server })));
+/** A backend that answers every request with `status`. */
+async function backend(status: number): Promise<Backend> {
+  const b = new Backend(`status-${status}`);
+  b.behave = () => ({ status });
+  await b.start();
+  return b;
 }
 
 describe('outlierDetection maxEjectionPercent and minHealthPercent', () => {
@@ -21,11 +24,11 @@ describe('outlierDetection maxEjectionPercent and minHealthPercent', () => {
   let mp: MeshpilotProcess;
   let envoy: EnvoyProcess;
   let port: number;
-  const servers: Server[] = [];
+  const backends: Backend[] = [];
 
   before(async () => {
     const [bad1, bad2, good1, bad3, good2] = await Promise.all([backend(503), backend(503), backend(200), backend(503), backend(200)]);
-    servers.push(...[bad1, bad2, good1, bad3, good2].map((b) => b.server));
+    backends.push(bad1, bad2, good1, bad3, good2);
     port = await freePort();
     const entry = (name: string, ports: number[]) => ({
       apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name, namespace: 'default' },
@@ -52,7 +55,7 @@ describe('outlierDetection maxEjectionPercent and minHealthPercent', () => {
   after(async () => {
     await envoy?.stop();
     await mp?.stop();
-    for (const s of servers) s.close();
+    for (const b of backends) await b.close();
     cfg.remove();
   });
 

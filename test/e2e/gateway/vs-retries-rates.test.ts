@@ -4,32 +4,12 @@
  * mirror percentage below 100 and a fault delay on part of the requests (both within tolerance).
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
 import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
 import { freePort } from '../../helpers/ports.js';
 import { ConfigDir, eventually, GATEWAY_LABELS, GATEWAY_NODE, get, nacksIn } from './fixture.js';
-
-/** A small HTTP backend whose answer the test decides; counts hits. */
-class Backend {
-  hits = 0;
-  port = 0;
-  private server?: Server;
-  constructor(readonly name: string, private readonly handle: (req: IncomingMessage, res: ServerResponse, b: Backend) => void = (_q, r, b) => b.reply(r, 200)) {}
-  reply(res: ServerResponse, status: number, extra: Record<string, unknown> = {}): void {
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ name: this.name, ...extra }));
-  }
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => { this.hits++; req.resume(); this.handle(req, res, this); });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
-    this.port = (this.server.address() as { port: number }).port;
-    return this;
-  }
-  close(): Promise<void> {
-    return new Promise((r) => { this.server?.closeAllConnections(); this.server?.close(() => r()); });
-  }
-}
+import { Backend } from './recording-backend.js';
 
 const within = (n: number, total: number, p: number) => Math.abs(n - total * p) <= 5 * Math.sqrt(total * p * (1 - p));
 
@@ -39,12 +19,10 @@ describe('VirtualService retries, mirrors and faults measured', () => {
   let envoy: EnvoyProcess;
   let port: number;
   // First attempt (x-envoy-attempt-count: 1) hangs for 3 s; later attempts answer at once.
-  const slowFirst = new Backend('slow-first', (req, res, b) => {
-    const attempt = String(req.headers['x-envoy-attempt-count'] ?? '1');
-    if (attempt === '1') setTimeout(() => b.reply(res, 200, { attempt }), 3000);
-    else b.reply(res, 200, { attempt });
-  });
-  const local = new Backend('local', (_q, res, b) => b.reply(res, 503));
+  const slowFirst = new Backend('slow-first');
+  slowFirst.behave = (req) => (String(req.headers['x-envoy-attempt-count'] ?? '1') === '1' ? { delayMs: 3000 } : {});
+  const local = new Backend('local');
+  local.behave = () => ({ status: 503 });
   const remote = new Backend('remote');
   const primary = new Backend('primary');
   const shadow = new Backend('shadow');
@@ -94,31 +72,31 @@ describe('VirtualService retries, mirrors and faults measured', () => {
     const r = await get(port, '/', { host: 'per-try.example.com' });
     const took = Date.now() - t0;
     assert.equal(r.status, 200);
-    assert.equal((JSON.parse(r.body) as { attempt: string }).attempt, '2');
+    assert.equal((JSON.parse(r.body) as { headers: Record<string, string> }).headers['x-envoy-attempt-count'], '2', 'answered by the second attempt');
     assert.ok(took < 2000, `answered by the second attempt in ${took} ms, not after the 3 s first one`);
     const slow = await get(port, '/', { host: 'no-per-try.example.com' });
     assert.equal(slow.status, 504, 'one attempt, cut by the 1 s route timeout');
   });
 
   it('retryRemoteLocalities: a failing local endpoint is retried in the other locality; without it the retry stays local', async () => {
-    const remoteBefore = remote.hits;
+    const remoteBefore = remote.seen.length;
     for (let i = 0; i < 10; i++) assert.equal((await get(port, '/', { host: 'geo-remote.example.com' })).status, 200, `request ${i}`);
-    assert.ok(remote.hits - remoteBefore >= 10, 'every request was answered in eu-west after the local 503');
-    const localBefore = local.hits;
-    const remoteMid = remote.hits;
+    assert.ok(remote.seen.length - remoteBefore >= 10, 'every request was answered in eu-west after the local 503');
+    const localBefore = local.seen.length;
+    const remoteMid = remote.seen.length;
     for (let i = 0; i < 10; i++) assert.equal((await get(port, '/', { host: 'geo-local.example.com' })).status, 503, `request ${i}`);
-    assert.equal(remote.hits, remoteMid, 'no retry left the local locality');
-    assert.equal(local.hits - localBefore, 30, 'each request tried local three times');
+    assert.equal(remote.seen.length, remoteMid, 'no retry left the local locality');
+    assert.equal(local.seen.length - localBefore, 30, 'each request tried local three times');
   });
 
   it('a mirror percentage of 30 copies about 30% of requests (±5 sd over 300); the caller sees only the primary', async () => {
-    const before = shadow.hits;
+    const before = shadow.seen.length;
     for (let i = 0; i < 30; i++) {
       const batch = await Promise.all(Array.from({ length: 10 }, () => get(port, '/', { host: 'mirror.example.com' })));
       for (const r of batch) assert.equal((JSON.parse(r.body) as { name: string }).name, 'primary');
     }
     await new Promise((r) => setTimeout(r, 500));
-    const copies = shadow.hits - before;
+    const copies = shadow.seen.length - before;
     assert.ok(within(copies, 300, 0.3), `${copies} of 300 mirrored`);
   });
 
