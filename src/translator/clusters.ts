@@ -8,6 +8,7 @@
 import type { ConnectionPoolSettings, DestinationRule, LoadBalancerSettings, OutlierDetection, TrafficPolicy } from '../api/index.js';
 import type { ConfigSnapshot, MeshService, ServicePort } from '../registry/model.js';
 import type { ProxyInfo } from '../proxy/node.js';
+import { configPath, refOf } from './config-metadata.js';
 import { outboundClusterName, type ResolvedDestination } from './destinations.js';
 import { protoDuration } from './durations.js';
 import { buildLoadAssignment } from './endpoints.js';
@@ -199,7 +200,13 @@ export function buildOutboundCluster(d: ResolvedDestination, dr: DestinationRule
     ...loadBalancing(policy.loadBalancer),
     circuitBreakers: circuitBreakers(cp),
     commonLbConfig: {},
-    metadata: { filterMetadata: { istio: { services: [{ host: d.host, name: svc?.name ?? d.host, namespace: svc?.namespace ?? '' }], ...(d.subset ? { subset: d.subset } : {}), ...(svc?.location === 'MESH_EXTERNAL' ? { external: true } : {}) } } },
+    // As Istio: the services, the subset, and the DestinationRule that shaped the cluster (its config path).
+    metadata: { filterMetadata: { istio: {
+      services: [{ host: d.host, name: svc?.name ?? d.host, namespace: svc?.namespace ?? '' }],
+      ...(d.subset ? { subset: d.subset } : {}),
+      ...(svc?.location === 'MESH_EXTERNAL' ? { external: true } : {}),
+      ...(dr ? { config: configPath(refOf('DestinationRule', dr)) } : {}),
+    } } },
   };
   const resolution = svc?.resolution ?? 'STATIC';
   if (resolution === 'NONE' || policy.loadBalancer?.simple === 'PASSTHROUGH') {

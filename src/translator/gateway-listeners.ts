@@ -8,6 +8,7 @@
  */
 import type { ConfigSnapshot } from '../registry/model.js';
 import type { ProxyInfo } from '../proxy/node.js';
+import { configPath, refOf } from './config-metadata.js';
 import { buildDownstreamTls } from './downstream-tls.js';
 import { sniHostsFor } from './host-matching.js';
 import { httpConnectionManager } from './http-connection-manager.js';
@@ -75,11 +76,11 @@ export function buildGatewayListeners(snapshot: ConfigSnapshot, proxy: ProxyInfo
   const listeners: NamedResource[] = [];
   const routeNames = new Set<string>();
   for (const group of groups) {
-    const chains: Array<{ chain: Obj; tls: boolean }> = [];
+    const chains: Array<{ chain: Obj; tls: boolean; from: GatewayServer[] }> = [];
     const knownSni = new Set<string>();
     const http = group.servers.filter((s) => s.kind === 'http');
     if (http.length) {
-      chains.push({ tls: false, chain: { name: http[0].routeName, filters: [httpConnectionManager(statPrefixFor(group), http[0].routeName, { useRemoteAddress: true, forwardClientCert: true })] } });
+      chains.push({ tls: false, from: http, chain: { name: http[0].routeName, filters: [httpConnectionManager(statPrefixFor(group), http[0].routeName, { useRemoteAddress: true, forwardClientCert: true })] } });
     }
     for (const s of group.servers) {
       let results: ChainResult[];
@@ -97,7 +98,7 @@ export function buildGatewayListeners(snapshot: ConfigSnapshot, proxy: ProxyInfo
         if (r.note) notes.push(r.note);
         if (!r.chain) continue;
         for (const sec of r.secrets) secrets.set(sec.name, sec);
-        chains.push({ chain: r.chain, tls: r.tls });
+        chains.push({ chain: r.chain, tls: r.tls, from: [s] });
       }
     }
     if (chains.length === 0) {
@@ -112,11 +113,13 @@ export function buildGatewayListeners(snapshot: ConfigSnapshot, proxy: ProxyInfo
     // Envoy rejects two chains with the same match: keep the first.
     const seen = new Set<string>();
     const unique: Obj[] = [];
+    const origins = new Set<string>();
     for (const c of chains) {
       const key = JSON.stringify(c.chain.filterChainMatch ?? {});
       if (seen.has(key)) { notes.push(`listener ${group.name}: two filter chains match the same connections (${key}); the later one is dropped`); continue; }
       seen.add(key);
       unique.push(c.chain);
+      for (const s of c.from) origins.add(configPath(refOf('Gateway', s.gateway)));
       if (typeof c.chain.name === 'string' && c.chain.name) routeNames.add(c.chain.name);
     }
     listeners.push({
@@ -127,6 +130,8 @@ export function buildGatewayListeners(snapshot: ConfigSnapshot, proxy: ProxyInfo
         filterChains: unique,
         ...(anyTls ? { listenerFilters: [TLS_INSPECTOR] } : {}),
         trafficDirection: 'OUTBOUND',
+        // The Gateways whose servers made this listener (traced back when a proxy rejects it).
+        metadata: { filterMetadata: { istio: { configs: [...origins].sort() } } },
       },
     });
   }

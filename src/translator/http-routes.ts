@@ -4,6 +4,7 @@
  */
 import type { HTTPMatchRequest, HTTPRoute, VirtualService } from '../api/index.js';
 import { labelsMatch } from '../registry/services.js';
+import { configMetadata, refOf } from './config-metadata.js';
 import { buildRouteAction, type RouteContext } from './route-action.js';
 import { buildRouteMatch, isCatchAllMatch } from './route-match.js';
 
@@ -28,8 +29,8 @@ export function matchApplies(m: HTTPMatchRequest | undefined, opts: HttpRouteOpt
   return !m.sourceNamespace || m.sourceNamespace === opts.proxy.namespace;
 }
 
-export function configMetadata(vs: VirtualService): Obj {
-  return { filterMetadata: { istio: { config: `/apis/networking.istio.io/v1/namespaces/${vs.metadata.namespace}/virtual-service/${vs.metadata.name}` } } };
+export function vsConfigMetadata(vs: VirtualService): Obj {
+  return configMetadata(refOf('VirtualService', vs));
 }
 
 function translateRoute(r: HTTPRoute, m: HTTPMatchRequest | undefined, opts: HttpRouteOptions): Obj {
@@ -39,7 +40,7 @@ function translateRoute(r: HTTPRoute, m: HTTPMatchRequest | undefined, opts: Htt
   route.match = buildRouteMatch(m);
   if (m?.statPrefix) route.statPrefix = m.statPrefix;
   Object.assign(route, buildRouteAction(r, opts));
-  route.metadata = configMetadata(opts.vs);
+  route.metadata = vsConfigMetadata(opts.vs);
   return route;
 }
 
