@@ -64,12 +64,30 @@ export function checkLabels(issues: Issues, path: string, labels: Record<string,
 
 /** Every regex must compile as RE2 (Envoy's engine), not just as a JavaScript RegExp. */
 export function checkRegex(issues: Issues, path: string, pattern: string): void {
+  // As Istio: the length stands in for RE2's program size (which is larger), so that with the
+  // limit meshpilot's bootstrap gives Envoy (32768) no accepted regex is rejected by the proxy.
+  if (pattern.length > MAX_REGEX_LENGTH) {
+    issues.error(path, `regex is too large: ${pattern.length} characters, at most ${MAX_REGEX_LENGTH} allowed`);
+    return;
+  }
+  let compiled: RE2JS;
   try {
-    RE2JS.compile(pattern);
+    compiled = RE2JS.compile(pattern);
   } catch (err) {
     issues.error(path, `invalid RE2 regex "${pattern}": ${err instanceof Error ? err.message : String(err)}`);
+    return;
   }
+  // re2js's program size runs below Envoy's (C++ RE2 compiles to UTF-8 byte ranges): past the limit
+  // here, Envoy certainly rejects it; proxies with Envoy's default limit (100, bootstraps not made
+  // by meshpilot) may reject smaller ones — such rejections show in the object's Reconciled status.
+  const size = compiled.matcher('').programSize();
+  if (size > ENVOY_RE2_MAX_PROGRAM_SIZE) issues.warn(path, `regex "${pattern.slice(0, 80)}" compiles to an RE2 program of at least ${size} instructions; Envoy rejects programs over ${ENVOY_RE2_MAX_PROGRAM_SIZE} (runtime re2.max_program_size.error_level)`);
 }
+
+/** Istio's limit on regex length. */
+const MAX_REGEX_LENGTH = 1024;
+/** The RE2 program size limit meshpilot's bootstrap (like Istio's) gives Envoy. */
+const ENVOY_RE2_MAX_PROGRAM_SIZE = 32768;
 
 export function checkHeaderName(issues: Issues, path: string, name: string): void {
   if (name === '') issues.error(path, 'header name must not be empty');

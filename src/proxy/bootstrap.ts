@@ -57,6 +57,20 @@ export function xdsClusterAddress(xdsAddress: string): Record<string, unknown> {
   return socketAddress(xdsAddress);
 }
 
+/**
+ * Envoy's runtime, as Istio's bootstrap sets it: RE2's program size limit raised from Envoy's
+ * default (100) to 32768, so that regexes Istio validation accepts (at most 1024 characters, see
+ * src/api/checks.ts) are not rejected by the proxy; an admin layer for /runtime_modify.
+ */
+function envoyRuntime(): Record<string, unknown> {
+  return {
+    layers: [
+      { name: 'global config', static_layer: { 're2.max_program_size.error_level': 32768 } },
+      { name: 'admin', admin_layer: {} },
+    ],
+  };
+}
+
 export function buildBootstrap(opts: BootstrapOptions): Record<string, unknown> {
   const parts = opts.nodeId.split('~');
   const podDotNs = parts[2] ?? '';
@@ -69,6 +83,7 @@ export function buildBootstrap(opts: BootstrapOptions): Record<string, unknown> 
       metadata: { ...(opts.metadata ?? {}), NAMESPACE: namespace, LABELS: opts.labels ?? {} },
     },
     admin: { address: admin.startsWith('unix:') ? xdsClusterAddress(admin) : socketAddress(admin) },
+    layered_runtime: envoyRuntime(),
     dynamic_resources: {
       ads_config: {
         api_type: opts.delta ? 'DELTA_GRPC' : 'GRPC',

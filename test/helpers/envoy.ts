@@ -39,7 +39,8 @@ export interface EnvoyProcess {
 }
 
 export type StartEnvoyOptions =
-  | { nodeId: string; labels?: Record<string, string>; namespace?: string; xdsAddress: string; adminPort?: number; extraArgs?: string[] }
+  /** runtime: a static runtime layer of overrides (e.g. { 're2.max_program_size.error_level': 10 }). */
+  | { nodeId: string; labels?: Record<string, string>; namespace?: string; xdsAddress: string; adminPort?: number; extraArgs?: string[]; runtime?: Record<string, unknown> }
   /** A complete bootstrap; its admin address must be a loopback socket address (one is added when missing). */
   | { bootstrap: Record<string, unknown>; name?: string; extraArgs?: string[] };
 
@@ -61,6 +62,8 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<EnvoyProcess>
   } else {
     const adminPort = opts.adminPort ?? (await freePort());
     bootstrap = buildBootstrap({ nodeId: opts.nodeId, labels: opts.labels, namespace: opts.namespace, xdsAddress: opts.xdsAddress, adminAddress: `127.0.0.1:${adminPort}` });
+    // A later layer overrides the bootstrap's own runtime values.
+    if (opts.runtime) (bootstrap.layered_runtime as { layers: unknown[] }).layers.push({ name: 'test-overrides', static_layer: opts.runtime });
     name = opts.nodeId;
   }
   const adminPort = adminPortOf(bootstrap)!;
