@@ -6,6 +6,7 @@ import { startWebhookServer } from '../admin/webhook.js';
 import { KubeSource, type StatusReport } from '../sources/kube/kube-source.js';
 import { LeaderElector } from '../sources/kube/leader.js';
 import { KubeRest } from '../sources/kube/rest.js';
+import { ReconciledStatus } from '../sources/kube/reconciled-status.js';
 import { StatusWriter } from '../sources/kube/status.js';
 import { startAdminServer, type AdminServer } from '../admin/server.js';
 import { createMetrics, type Metrics } from '../admin/metrics.js';
@@ -14,6 +15,7 @@ import { Registry } from '../registry/store.js';
 import { FileSource } from '../sources/file/file-source.js';
 import { translate } from '../translator/index.js';
 import { translateEndpointsFor, type LoadAssignmentMemo } from '../translator/endpoint-updates.js';
+import { rejectionsByObject } from '../xds/provenance.js';
 import { proxyNeedsPush } from '../xds/push-scope.js';
 import { TokenFileAuthenticator, TokenReviewAuthenticator, type XdsAuthenticator } from '../xds/auth.js';
 import { XdsServer } from '../xds/server.js';
@@ -109,12 +111,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     if (opts.secureXds && !opts.secureXds.tokenFile) authenticator = new TokenReviewAuthenticator(rest);
     let elector: LeaderElector | undefined;
     const statusWriter = new StatusWriter(rest, logger, () => elector?.isLeader() ?? true);
+    // What connected proxies reject, traced back to the objects it came from, in their status.
+    const reconciled = new ReconciledStatus({ rest, logger, isLeader: () => elector?.isLeader() ?? true, rejections: () => rejectionsByObject(xds.syncStatus(), (id) => xds.resourcesFor(id)) });
+    const unwatchNacks = xds.onNackChange(() => reconciled.changed());
+    extraStops.push(async () => { unwatchNacks(); reconciled.stop(); });
     const lastReports = new Map<string, StatusReport>();
     const kube = new KubeSource({
       kubeConfig: kc, rest, registry, logger, metrics,
       onIstioObject: (report) => {
         const m = report.object.metadata as { namespace?: string; name?: string };
         lastReports.set(`${report.kind.kind}/${m.namespace}/${m.name}`, report);
+        reconciled.observe(report.kind.kind, report.object);
         statusWriter.write(report).catch((err: unknown) => logger.warn({ err: String(err) }, 'status write failed'));
       },
     });
@@ -122,7 +129,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       elector = new LeaderElector({
         rest, logger, ...opts.leaderElection,
         // A new leader (re)writes the status of everything it has seen.
-        onChange: (leader) => { if (leader) for (const r of lastReports.values()) statusWriter.write(r).catch(() => undefined); },
+        onChange: (leader) => {
+          if (!leader) return;
+          for (const r of lastReports.values()) statusWriter.write(r).catch(() => undefined);
+          reconciled.changed();
+        },
       });
       elector.start();
       extraStops.push(() => elector!.stop());

@@ -31,6 +31,8 @@ export interface TypeState {
   lastNack?: NackRecord;
   /** Versions the proxy rejected: never sent again. */
   rejected: Set<string>;
+  /** The rejected resources of each rejected version: they count as rejected again whenever that content is what the proxy should have. */
+  rejectedNacks?: Map<string, Array<NackRecord & { name: string }>>;
   /** Rejected resources: those Envoy's error message names, else those changed since the last accepted version. */
   nacked?: Array<NackRecord & { name: string }>;
   /** name → content hash, of the last response sent and of the last one accepted. */
@@ -115,6 +117,8 @@ export interface XdsStream {
   /** The content hash (version) of one of the proxy's current resources. */
   resourceVersion(kind: ResourceKind, name: string): string;
   end?: () => void;
+  /** Called when a push (not a request) changes what the proxy is considered to reject. */
+  onNackChange?: () => void;
 }
 
 /**
@@ -130,6 +134,7 @@ export abstract class ResourceHolder<Res, St> {
   private hashedKinds = new Set<ResourceKind>();
   protected types = new Map<ResourceKind, St>();
   protected nonceCounter = 0;
+  onNackChange?: () => void;
 
   constructor(
     readonly streamId: number,
@@ -207,6 +212,7 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
       const named = inResponse.filter((n) => nack.message.includes(n));
       const changed = inResponse.filter((n) => st!.sentHashes?.get(n) !== st!.ackedHashes?.get(n));
       st.nacked = (named.length ? named : changed).map((name) => ({ name, ...nack }));
+      (st.rejectedNacks ??= new Map()).set(rejected, st.nacked);
       this.metrics.nacks.inc({ type: kind });
       this.logger.warn({ proxy: this.proxy?.id, kind, version: rejected, names: this.resourceNames(kind, st), error: st.lastNack.message }, 'proxy rejected configuration (NACK); keeping last accepted version');
       if (!namesChanged) return;
@@ -239,9 +245,15 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     const chosen = this.selected(kind, st);
     const version = hashOf(chosen.map((r) => [r.name, resourceHash(r.value)]));
     st.versionOf = { resources: this.resources[kind], names: st.names };
-    if (!force && version === st.versionSent) return false;
+    if (!force && version === st.versionSent) {
+      // Back to what the proxy has accepted (e.g. a rejected change undone): nothing is rejected.
+      if (st.versionAcked === version) this.setNacked(st, undefined);
+      return false;
+    }
     if (st.rejected.has(version)) {
       this.logger.debug({ proxy: this.proxy?.id, kind, version }, 'not resending a version the proxy rejected');
+      // The proxy should have content it rejected before: it is rejecting it still.
+      this.setNacked(st, st.rejectedNacks?.get(version));
       return false;
     }
     // EDS in State of the World: Envoy keeps named resources that a response leaves out, so once the
@@ -268,6 +280,13 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     this.metrics.pushes.inc({ type: kind });
     this.logger.debug({ proxy: this.proxy?.id, kind, version, nonce, count: encoded.length }, 'sent');
     return true;
+  }
+
+  private setNacked(st: TypeState, nacked: TypeState['nacked']): void {
+    if ((st.nacked?.length ?? 0) === 0 && (nacked?.length ?? 0) === 0) return;
+    if (st.nacked === nacked) return;
+    st.nacked = nacked;
+    this.onNackChange?.();
   }
 
   status(): ProxySyncStatus {

@@ -30,6 +30,8 @@ export interface DeltaTypeState {
   inFlight: Map<string, InFlight>;
   /** `name@version` the proxy rejected: never sent again. */
   rejected: Set<string>;
+  /** Why each `name@version` was rejected: it counts as rejected again whenever that version is what the proxy should have. */
+  rejectedNacks?: Map<string, NackRecord>;
   /** Resources whose latest version sent was rejected, with the reason. */
   nacked: Map<string, NackRecord>;
   lastNonce?: string;
@@ -91,6 +93,7 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
       for (const [name, version] of flight.updated) {
         st.rejected.add(`${name}@${version}`);
         st.nacked.set(name, { version, nonce, message, at });
+        (st.rejectedNacks ??= new Map()).set(`${name}@${version}`, { version, nonce, message, at });
       }
       this.metrics.nacks.inc({ type: kind });
       this.logger.warn({ proxy: this.proxy?.id, kind, names: names.slice(0, 20), error: message }, 'proxy rejected configuration (delta NACK); keeping last accepted versions');
@@ -117,7 +120,10 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
     try {
       for (const [name, r] of current) {
         const version = this.resourceVersion(kind, name);
-        if (st.sent.get(name) === version || st.rejected.has(`${name}@${version}`)) continue;
+        if (st.sent.get(name) === version || st.rejected.has(`${name}@${version}`)) {
+          if (st.rejectedNacks) this.noteRejection(st, name, version);
+          continue;
+        }
         updates.push({ name, version, resource: this.cache.get(kind, r, version) });
         updated.set(name, version);
       }
@@ -137,6 +143,19 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
     this.metrics.pushes.inc({ type: kind });
     this.logger.debug({ proxy: this.proxy?.id, kind, nonce, updated: updates.length, removed: removed.length }, 'sent (delta)');
     return true;
+  }
+
+  /**
+   * A resource not sent: if the proxy rejected this version before, it is rejecting it still; if it
+   * has accepted this version, it rejects nothing of it (e.g. a rejected change undone).
+   */
+  private noteRejection(st: DeltaTypeState, name: string, version: string): void {
+    const before = st.nacked.get(name);
+    const again = st.rejectedNacks?.get(`${name}@${version}`);
+    if (again && before !== again && st.sent.get(name) !== version) st.nacked.set(name, again);
+    else if (before && !again && st.acked.get(name) === version) st.nacked.delete(name);
+    else return;
+    this.onNackChange?.();
   }
 
   status(): ProxySyncStatus {

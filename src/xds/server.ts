@@ -15,6 +15,7 @@ import { AdsConnection, EncodeCache, syncStateOf, type ProxySyncStatus, type Xds
 import { Debouncer, type DebounceClock, type PushRequest } from './debounce.js';
 import { clientStatus, csdsServiceDefinition, type ClientStatusRequest, type ClientStatusResponse } from './csds.js';
 import { DeltaConnection } from './delta.js';
+import { NackWatch } from './nack-watch.js';
 import {
   adsServiceDefinition, structToObject, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse,
 } from './service.js';
@@ -73,6 +74,7 @@ export class XdsServer {
   private readonly debouncer: Debouncer;
   private nextStreamId = 0;
   private pushWaiters: Array<(s: PushSummary) => void> = [];
+  private readonly nacks = new NackWatch();
 
   constructor(private readonly opts: XdsServerOptions) {
     this.debouncer = new Debouncer(opts.debounceMs ?? 100, opts.debounceMaxMs ?? 10_000, (req, queuedAt) => this.push(req, queuedAt), opts.clock);
@@ -142,6 +144,11 @@ export class XdsServer {
   /** Asks for a push; merged with others and debounced. */
   requestPush(req: PushRequest): void {
     this.debouncer.request(req);
+  }
+
+  /** Calls `listener` whenever the set of resources some connected proxy rejects changes; returns an unsubscribe. */
+  onNackChange(listener: () => void): () => void {
+    return this.nacks.subscribe(listener);
   }
 
   /** Resolves with the summary of the next push that runs (for tests and tools awaiting a push). */
@@ -221,9 +228,11 @@ export class XdsServer {
     const id = conn.streamId;
     const log = this.opts.logger;
     conn.end = () => call.end();
+    conn.onNackChange = () => this.nacks.check(conn);
     this.connections.set(id, conn);
     const cleanup = () => {
       if (!this.connections.delete(id)) return;
+      this.nacks.forget(id);
       if (conn.proxy) {
         this.opts.metrics.connectedProxies.dec();
         log.info({ proxy: conn.proxy.id, stream: id }, 'proxy disconnected');
@@ -253,6 +262,7 @@ export class XdsServer {
         }
         this.checkSecretRequest(conn, req.typeUrl, 'resourceNames' in req ? req.resourceNames : (req as DeltaDiscoveryRequest).resourceNamesSubscribe);
         onRequest(req);
+        if (req.errorDetail || this.nacks.has(id)) this.nacks.check(conn);
       } catch (err) {
         log.error({ err, stream: id }, 'failed to handle a discovery request');
       }
