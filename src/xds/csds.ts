@@ -3,7 +3,8 @@
  * resource meshpilot last gave it, with its version and whether the proxy ACKed or NACKed it —
  * the same truth as /debug/syncz, in Envoy's own API.
  */
-import type { ServiceDefinition } from '@grpc/grpc-js';
+import { status as grpcStatus, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
+import type { Logger } from '../log.js';
 import { TYPE_URLS, RESOURCE_KINDS, type ResourceKind } from '../translator/types.js';
 import { syncStateOf, type EncodeCache, type SyncState, type XdsStream } from './connection.js';
 import { envoyRoot } from './protos.js';
@@ -47,7 +48,35 @@ export function csdsServiceDefinition(): ServiceDefinition {
       responseDeserialize: (buf: Buffer): ClientStatusResponse => Res.toObject(Res.decode(buf), { longs: Number, enums: String, arrays: true }) as ClientStatusResponse,
       originalName: 'fetchClientStatus',
     },
+    // Bidirectional: every request on the stream is answered with the current status for its node matchers.
+    StreamClientStatus: {
+      path: `/${CSDS}/StreamClientStatus`,
+      requestStream: true,
+      responseStream: true,
+      requestDeserialize: (buf: Buffer): ClientStatusRequest => Req.toObject(Req.decode(buf), { longs: Number, enums: String }) as ClientStatusRequest,
+      requestSerialize: (m: ClientStatusRequest): Buffer => Buffer.from(Req.encode(Req.fromObject(m)).finish()),
+      responseSerialize: (m: ClientStatusResponse): Buffer => Buffer.from(Res.encode(Res.fromObject(m)).finish()),
+      responseDeserialize: (buf: Buffer): ClientStatusResponse => Res.toObject(Res.decode(buf), { longs: Number, enums: String, arrays: true }) as ClientStatusResponse,
+      originalName: 'streamClientStatus',
+    },
   } as unknown as ServiceDefinition;
+}
+
+/**
+ * Serves one StreamClientStatus call: each request gets one answer (`answer(req)`), in order; the
+ * stream ends when the client ends it. A request that cannot be answered ends the call with INTERNAL.
+ */
+export function serveClientStatusStream(call: ServerDuplexStream<ClientStatusRequest, ClientStatusResponse>, answer: (req: ClientStatusRequest) => ClientStatusResponse, logger: Logger): void {
+  call.on('data', (req: ClientStatusRequest) => {
+    try {
+      call.write(answer(req));
+    } catch (err) {
+      logger.error({ err }, 'CSDS stream request failed');
+      call.emit('error', { code: grpcStatus.INTERNAL, details: `meshpilot: ${(err as Error).message}` });
+    }
+  });
+  call.on('end', () => call.end());
+  call.on('error', (err) => logger.debug({ err: String(err) }, 'CSDS stream error'));
 }
 
 /** Whether a node id passes the request's node matchers (all must match; none = every node). */

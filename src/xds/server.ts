@@ -13,7 +13,7 @@ import { TYPE_URLS, type XdsResources } from '../translator/types.js';
 import { bearerToken, identityMismatch, type ProxyIdentity, type XdsAuthenticator } from './auth.js';
 import { AdsConnection, EncodeCache, syncStateOf, type ProxySyncStatus, type XdsStream } from './connection.js';
 import { Debouncer, type DebounceClock, type PushRequest } from './debounce.js';
-import { clientStatus, csdsServiceDefinition, type ClientStatusRequest, type ClientStatusResponse } from './csds.js';
+import { clientStatus, csdsServiceDefinition, serveClientStatusStream, type ClientStatusRequest, type ClientStatusResponse } from './csds.js';
 import { DeltaConnection } from './delta.js';
 import { NackWatch } from './nack-watch.js';
 import {
@@ -135,6 +135,9 @@ export class XdsServer {
             this.opts.logger.error({ err }, 'CSDS request failed');
             cb({ code: grpc.status.INTERNAL, details: `meshpilot: ${(err as Error).message}` });
           }
+        },
+        StreamClientStatus: (call: grpc.ServerDuplexStream<ClientStatusRequest, ClientStatusResponse>) => {
+          serveClientStatusStream(call, (req) => clientStatus([...this.connections.values()], req, this.cache), this.opts.logger);
         },
       });
     }

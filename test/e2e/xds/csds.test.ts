@@ -97,4 +97,32 @@ describe('CSDS (ClientStatusDiscoveryService) over gRPC', () => {
     const none = await fetch({ nodeMatchers: [{ nodeId: { exact: 'nobody' } }] });
     assert.equal(none.config.length, 0);
   });
+
+  it('StreamClientStatus answers each request on the stream with the status as it is then', async () => {
+    const stream = new StreamClient<ClientStatusRequest, ClientStatusResponse>(addr, csdsServiceDefinition(), 'StreamClientStatus');
+    closers.push(() => stream.close());
+    stream.send({ nodeMatchers: [{ nodeId: { exact: DELTA } }], excludeResourceContents: true });
+    const first = await stream.next();
+    assert.deepEqual(first.config.map((c) => c.node.id), [DELTA]);
+    assert.deepEqual(first.config[0].genericXdsConfigs.filter((g) => g.clientStatus === 'NACKED').map((g) => [g.typeUrl, g.name, g.errorState?.details]), [[TYPE_URLS.endpoints, 'c1', 'c1: no good']]);
+    // A proxy connects between two requests on the same stream: the second answer has it.
+    const third = 'router~127.0.0.3~gw-b.istio-system~istio-system.svc.cluster.local';
+    const late = new StreamClient<DiscoveryRequest, DiscoveryResponse>(addr, adsServiceDefinition(), 'StreamAggregatedResources');
+    try {
+      late.send({ node: nodeOf(third), typeUrl: TYPE_URLS.clusters });
+      const cds = await late.next();
+      late.send({ typeUrl: cds.typeUrl, versionInfo: cds.versionInfo, responseNonce: cds.nonce });
+      stream.send({ nodeMatchers: [{ nodeId: { prefix: 'router~' } }] });
+      const second = await stream.next();
+      assert.deepEqual(second.config.map((c) => c.node.id).sort(), [SOTW, third].sort());
+      const lateConfigs = second.config.find((c) => c.node.id === third)!.genericXdsConfigs;
+      assert.deepEqual(lateConfigs.map((g) => g.name), ['c1', 'c2']);
+      assert.equal((decodeResource('clusters', lateConfigs[0].xdsConfig!.value) as { name: string }).name, 'c1');
+    } finally {
+      late.close();
+    }
+    // The client ends the stream: the server ends it with OK.
+    stream.close();
+    assert.equal((await stream.closed).code, grpc.status.OK);
+  });
 });
