@@ -37,28 +37,16 @@ export function csdsServiceDefinition(): ServiceDefinition {
   const root = envoyRoot();
   const Req = root.lookupType('envoy.service.status.v3.ClientStatusRequest');
   const Res = root.lookupType('envoy.service.status.v3.ClientStatusResponse');
+  const codec = {
+    requestDeserialize: (buf: Buffer): ClientStatusRequest => Req.toObject(Req.decode(buf), { longs: Number, enums: String }) as ClientStatusRequest,
+    requestSerialize: (m: ClientStatusRequest): Buffer => Buffer.from(Req.encode(Req.fromObject(m)).finish()),
+    responseSerialize: (m: ClientStatusResponse): Buffer => Buffer.from(Res.encode(Res.fromObject(m)).finish()),
+    responseDeserialize: (buf: Buffer): ClientStatusResponse => Res.toObject(Res.decode(buf), { longs: Number, enums: String, arrays: true }) as ClientStatusResponse,
+  };
   return {
-    FetchClientStatus: {
-      path: `/${CSDS}/FetchClientStatus`,
-      requestStream: false,
-      responseStream: false,
-      requestDeserialize: (buf: Buffer): ClientStatusRequest => Req.toObject(Req.decode(buf), { longs: Number, enums: String }) as ClientStatusRequest,
-      requestSerialize: (m: ClientStatusRequest): Buffer => Buffer.from(Req.encode(Req.fromObject(m)).finish()),
-      responseSerialize: (m: ClientStatusResponse): Buffer => Buffer.from(Res.encode(Res.fromObject(m)).finish()),
-      responseDeserialize: (buf: Buffer): ClientStatusResponse => Res.toObject(Res.decode(buf), { longs: Number, enums: String, arrays: true }) as ClientStatusResponse,
-      originalName: 'fetchClientStatus',
-    },
+    FetchClientStatus: { path: `/${CSDS}/FetchClientStatus`, requestStream: false, responseStream: false, ...codec, originalName: 'fetchClientStatus' },
     // Bidirectional: every request on the stream is answered with the current status for its node matchers.
-    StreamClientStatus: {
-      path: `/${CSDS}/StreamClientStatus`,
-      requestStream: true,
-      responseStream: true,
-      requestDeserialize: (buf: Buffer): ClientStatusRequest => Req.toObject(Req.decode(buf), { longs: Number, enums: String }) as ClientStatusRequest,
-      requestSerialize: (m: ClientStatusRequest): Buffer => Buffer.from(Req.encode(Req.fromObject(m)).finish()),
-      responseSerialize: (m: ClientStatusResponse): Buffer => Buffer.from(Res.encode(Res.fromObject(m)).finish()),
-      responseDeserialize: (buf: Buffer): ClientStatusResponse => Res.toObject(Res.decode(buf), { longs: Number, enums: String, arrays: true }) as ClientStatusResponse,
-      originalName: 'streamClientStatus',
-    },
+    StreamClientStatus: { path: `/${CSDS}/StreamClientStatus`, requestStream: true, responseStream: true, ...codec, originalName: 'streamClientStatus' },
   } as unknown as ServiceDefinition;
 }
 

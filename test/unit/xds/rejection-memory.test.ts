@@ -23,67 +23,50 @@ const proxy = () => {
 };
 const rejectedNames = (conn: AdsConnection | DeltaConnection) => (conn.status().types.clusters?.nackedResources ?? []).map((r) => r.name);
 
+/**
+ * Good → rejected → fixed → the rejected content again (not resent, rejected still) → back to the
+ * accepted content (nothing rejected); `ack(i, error?)` answers the i-th response sent.
+ */
+function runSequence(conn: AdsConnection | DeltaConnection, ack: (i: number, error?: string) => void): void {
+  let changes = 0;
+  conn.onNackChange = () => changes++;
+  conn.setResources(res(1));
+  conn.onRequest({ typeUrl: TYPE_URLS.clusters });
+  ack(0);
+  conn.setResources(res(-1));
+  conn.pushAll();
+  ack(1, 'b: rejected');
+  assert.deepEqual(rejectedNames(conn), ['b']);
+  conn.setResources(res(2));
+  conn.pushAll();
+  ack(2);
+  assert.deepEqual(rejectedNames(conn), []);
+  assert.equal(changes, 0, 'request-driven changes are the server\'s to notice');
+  conn.setResources(res(-1));
+  assert.equal(conn.pushAll(), 0, 'the rejected content is not resent');
+  assert.deepEqual(rejectedNames(conn), ['b']);
+  assert.equal(syncStateOf(conn.status().types.clusters), 'NACKED');
+  assert.equal(changes, 1);
+  conn.setResources(res(2));
+  assert.equal(conn.pushAll(), 0);
+  assert.deepEqual(rejectedNames(conn), []);
+  assert.equal(syncStateOf(conn.status().types.clusters), 'SYNCED');
+  assert.equal(changes, 2);
+}
+
 describe('rejection memory', () => {
-  it('SotW: good → rejected → fixed → the rejected content again → back to the accepted one', () => {
+  it('State of the World', () => {
     const sent: DiscoveryResponse[] = [];
     const conn = new AdsConnection(1, (r) => sent.push(r), new EncodeCache(), silentLogger, createMetrics());
     conn.proxy = proxy();
-    let changes = 0;
-    conn.onNackChange = () => changes++;
-    const ack = (i: number, error?: string) => conn.onRequest({ typeUrl: TYPE_URLS.clusters, responseNonce: sent[i].nonce, versionInfo: sent[i].versionInfo, ...(error ? { errorDetail: { code: 3, message: error } } : {}) });
-    conn.setResources(res(1));
-    conn.onRequest({ typeUrl: TYPE_URLS.clusters });
-    ack(0);
-    conn.setResources(res(-1));
-    conn.pushAll();
-    ack(1, 'b: rejected');
-    assert.deepEqual(rejectedNames(conn), ['b']);
-    conn.setResources(res(2));
-    conn.pushAll();
-    ack(2);
-    assert.deepEqual(rejectedNames(conn), []);
-    assert.equal(changes, 0, 'request-driven changes are the server\'s to notice');
-    // The rejected content again: not resent, but rejected still.
-    conn.setResources(res(-1));
-    assert.equal(conn.pushAll(), 0);
-    assert.deepEqual(rejectedNames(conn), ['b']);
-    assert.equal(syncStateOf(conn.status().types.clusters), 'NACKED');
-    assert.equal(changes, 1);
-    // Undone: what the proxy has is what it should have.
-    conn.setResources(res(2));
-    assert.equal(conn.pushAll(), 0);
-    assert.deepEqual(rejectedNames(conn), []);
-    assert.equal(syncStateOf(conn.status().types.clusters), 'SYNCED');
-    assert.equal(changes, 2);
+    runSequence(conn, (i, error) => conn.onRequest({ typeUrl: TYPE_URLS.clusters, responseNonce: sent[i].nonce, versionInfo: sent[i].versionInfo, ...(error ? { errorDetail: { code: 3, message: error } } : {}) }));
   });
 
-  it('Delta: the same sequence, per resource', () => {
+  it('Delta, per resource', () => {
     const sent: DeltaDiscoveryResponse[] = [];
     const conn = new DeltaConnection(2, (r) => sent.push(r), new EncodeCache(), silentLogger, createMetrics());
     conn.proxy = proxy();
-    let changes = 0;
-    conn.onNackChange = () => changes++;
-    const ack = (i: number, error?: string) => conn.onRequest({ typeUrl: TYPE_URLS.clusters, responseNonce: sent[i].nonce, ...(error ? { errorDetail: { code: 3, message: error } } : {}) });
-    conn.setResources(res(1));
-    conn.onRequest({ typeUrl: TYPE_URLS.clusters });
-    ack(0);
-    conn.setResources(res(-1));
-    conn.pushAll();
-    ack(1, 'b: rejected');
-    assert.deepEqual(rejectedNames(conn), ['b']);
-    conn.setResources(res(2));
-    conn.pushAll();
-    ack(2);
-    assert.deepEqual(rejectedNames(conn), []);
-    conn.setResources(res(-1));
-    assert.equal(conn.pushAll(), 0);
-    assert.deepEqual(rejectedNames(conn), ['b']);
-    assert.equal(changes, 1);
-    conn.setResources(res(2));
-    assert.equal(conn.pushAll(), 0);
-    assert.deepEqual(rejectedNames(conn), []);
-    assert.equal(syncStateOf(conn.status().types.clusters), 'SYNCED');
-    assert.equal(changes, 2);
+    runSequence(conn, (i, error) => conn.onRequest({ typeUrl: TYPE_URLS.clusters, responseNonce: sent[i].nonce, ...(error ? { errorDetail: { code: 3, message: error } } : {}) }));
   });
 
   it('NackWatch notifies when what a stream rejects changes, and when a rejecting stream goes', () => {
