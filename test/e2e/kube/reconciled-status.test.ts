@@ -5,8 +5,10 @@
  * naming that proxy on the VirtualService (and on nothing else), keeps the Accepted condition,
  * and sets it back to True when the VirtualService is fixed, or when the rejecting proxy leaves.
  * A second Envoy, with the RE2 limit meshpilot's bootstrap sets, accepts the same routes and is never named.
+ * A Gateway whose listener cannot be opened (port taken) gets the condition too.
  */
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { startEchoBackend, type EchoBackend } from '../../../src/cli/echo-backend.js';
@@ -116,5 +118,30 @@ describe('Reconciled condition: NACKs written to the objects they came from', ()
     await eventually(async () => (await reconciled('virtualservices', 'api'))?.status === 'True', 'Reconciled=True once the proxy left', 30_000);
     const syncz = await mp.getJson<Array<{ id: string; types: Record<string, { lastNack?: unknown }> }>>('/debug/syncz');
     assert.deepEqual(nacksIn(syncz), [], 'the remaining Envoy rejected nothing');
+  });
+
+  it('a Gateway whose listener the proxy cannot open is named by its Reconciled condition', async () => {
+    // Something else already listens on the port (without SO_REUSEPORT): Envoy rejects the listener.
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const busyPort = (blocker.address() as AddressInfo).port;
+    try {
+      await apply(yaml(gw('busy', GATEWAY_LABELS, busyPort)));
+      await eventually(async () => (await reconciled('gateways', 'busy'))?.status === 'False', 'Reconciled=False on Gateway busy', 30_000);
+      const cond = (await reconciled('gateways', 'busy'))!;
+      assert.ok(cond.message!.includes(`${GATEWAY_NODE} (Listener `), cond.message);
+      assert.ok(cond.message!.includes(String(busyPort)), cond.message);
+      // The Gateway on the other port made another listener, which the proxy took.
+      assert.equal(await reconciled('gateways', 'normal'), undefined);
+      assert.equal(await who(normalPort, 'good.example.com'), 'items');
+      // Gone: the proxy is no longer sent the listener, and accepts the rest.
+      await cluster.kubectl(['delete', 'gateway', 'busy']);
+      await eventually(async () => {
+        const syncz = await mp.getJson<Array<{ id: string; types: Record<string, { nackedResources?: unknown[] }> }>>('/debug/syncz');
+        return syncz.every((p) => Object.values(p.types).every((t) => !t.nackedResources?.length));
+      }, 'no proxy rejects anything once the Gateway is deleted', 30_000);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
   });
 });
