@@ -7,6 +7,7 @@ import { KubeSource, type StatusReport } from '../sources/kube/kube-source.js';
 import { LeaderElector } from '../sources/kube/leader.js';
 import { KubeRest } from '../sources/kube/rest.js';
 import { ReconciledStatus } from '../sources/kube/reconciled-status.js';
+import { mergeRejections, RejectionReports } from '../sources/kube/rejection-reports.js';
 import { StatusWriter } from '../sources/kube/status.js';
 import { startAdminServer, type AdminServer } from '../admin/server.js';
 import { createMetrics, type Metrics } from '../admin/metrics.js';
@@ -112,9 +113,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     let elector: LeaderElector | undefined;
     const statusWriter = new StatusWriter(rest, logger, () => elector?.isLeader() ?? true);
     // What connected proxies reject, traced back to the objects it came from, in their status.
-    const reconciled = new ReconciledStatus({ rest, logger, isLeader: () => elector?.isLeader() ?? true, rejections: () => rejectionsByObject(xds.syncStatus(), (id) => xds.resourcesFor(id)) });
-    const unwatchNacks = xds.onNackChange(() => reconciled.changed());
-    extraStops.push(async () => { unwatchNacks(); reconciled.stop(); });
+    // With several replicas, each publishes its proxies' rejections and the leader adds the others' to its own.
+    const localRejections = () => rejectionsByObject(xds.rejectingProxies(), (id) => xds.resourcesFor(id));
+    let reports: RejectionReports | undefined;
+    const reconciled = new ReconciledStatus({ rest, logger, isLeader: () => elector?.isLeader() ?? true, rejections: () => (reports ? mergeRejections(localRejections(), reports.remote()) : localRejections()) });
+    const unwatchNacks = xds.onNackChange(() => { reconciled.changed(); reports?.localChanged(); });
+    extraStops.push(async () => { unwatchNacks(); reconciled.stop(); await reports?.stop(); });
     const lastReports = new Map<string, StatusReport>();
     const kube = new KubeSource({
       kubeConfig: kc, rest, registry, logger, metrics,
@@ -137,6 +141,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       });
       elector.start();
       extraStops.push(() => elector!.stop());
+      reports = new RejectionReports({ rest, logger, namespace: opts.leaderElection.namespace, identity: opts.leaderElection.identity, local: localRejections, isLeader: () => elector?.isLeader() ?? false, onRemoteChange: () => reconciled.changed() });
+      reports.start();
     }
     await kube.start();
     source = kube;

@@ -19,6 +19,11 @@ export class NackWatch {
     return this.rejecting.has(streamId);
   }
 
+  /** Ids of the streams that currently reject something. */
+  streamIds(): number[] {
+    return [...this.rejecting.keys()];
+  }
+
   /** After a stream handled a request: notify if the resources it rejects (or their errors) changed. */
   check(stream: XdsStream): void {
     const parts: string[] = [];

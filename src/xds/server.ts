@@ -163,6 +163,14 @@ export class XdsServer {
     return [...this.connections.values()].filter((c) => c.proxy).map((c) => c.status()).sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /** Sync status of the connected proxies that currently reject something (cheap: only those are looked at). */
+  rejectingProxies(): ProxySyncStatus[] {
+    return this.nacks.streamIds().flatMap((id) => {
+      const c = this.connections.get(id);
+      return c?.proxy ? [c.status()] : [];
+    });
+  }
+
   connectedProxies(): ProxyInfo[] {
     return [...this.connections.values()].flatMap((c) => (c.proxy ? [c.proxy] : []));
   }

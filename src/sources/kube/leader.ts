@@ -22,6 +22,11 @@ interface Lease {
   spec: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string; acquireTime?: string; leaseTransitions?: number };
 }
 
+/** A Kubernetes MicroTime (RFC 3339 with microseconds), as Lease times are written. */
+export function microTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
 export class LeaderElector {
   private leader = false;
   private timer?: NodeJS.Timeout;
@@ -75,7 +80,7 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const now = new Date();
-    const nowIso = now.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+    const nowIso = microTime(now);
     const got = await this.opts.rest.request<Lease>('GET', this.path(this.name));
     if (got.status === 404) {
       const created = await this.opts.rest.request('POST', this.path(), {

@@ -8,8 +8,8 @@
  * as it does with Istio's distribution tracking. Objects never rejected get no Reconciled condition
  * (meshpilot does not count acknowledgements per object). Writes are coalesced: at most one pass
  * per interval (default 1 s), each object written only when its condition changes; a stale False
- * condition left by an earlier leader is cleared once seen. Only the leader writes, and it knows
- * only the proxies connected to itself: rejections seen by other replicas are not reported (yet).
+ * condition left by an earlier leader is cleared once seen. Only the leader writes; with several
+ * replicas, `rejections` includes the other replicas' reports (rejection-reports.ts).
  */
 import { ISTIO_KINDS, type IstioKind } from '../../api/index.js';
 import type { Logger } from '../../log.js';

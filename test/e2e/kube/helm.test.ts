@@ -170,6 +170,7 @@ describe('Helm chart deploy/helm/meshpilot', () => {
       [['create', 'tokenreviews.authentication.k8s.io'], 'yes'],
       [['update', 'leases.coordination.k8s.io', '-n', NS], 'yes'],
       [['update', 'leases.coordination.k8s.io', '-n', 'default'], 'no'],
+      [['delete', 'leases.coordination.k8s.io', '-n', NS], 'yes'],
       [['update', 'virtualservices.networking.istio.io', '-n', 'default'], 'no'],
       [['delete', 'gateways.networking.istio.io', '-n', 'default'], 'no'],
       [['create', 'pods', '-n', NS], 'no'],

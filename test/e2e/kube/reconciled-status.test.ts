@@ -5,7 +5,8 @@
  * naming that proxy on the VirtualService (and on nothing else), keeps the Accepted condition,
  * and sets it back to True when the VirtualService is fixed, or when the rejecting proxy leaves.
  * A second Envoy, with the RE2 limit meshpilot's bootstrap sets, accepts the same routes and is never named.
- * A Gateway whose listener cannot be opened (port taken) gets the condition too.
+ * A Gateway whose listener cannot be opened (port taken) gets the condition too. With two replicas,
+ * the leader writes what the proxies of the other one reject (its rejection report).
  */
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
@@ -142,6 +143,36 @@ describe('Reconciled condition: NACKs written to the objects they came from', ()
       }, 'no proxy rejects anything once the Gateway is deleted', 30_000);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it('two replicas: rejections seen by the one that does not lead reach the status through its report', async () => {
+    // The single replica of the tests above leaves; two with leader election take over.
+    await mp.stop();
+    const replicas: MeshpilotProcess[] = [];
+    let remoteStrict: EnvoyProcess | undefined;
+    const leads = (p: MeshpilotProcess) => {
+      const ev = p.events((e) => e.msg === 'became leader' || e.msg === 'lost leadership');
+      return ev.length > 0 && ev[ev.length - 1].msg === 'became leader';
+    };
+    try {
+      const replica = (id: string) => startMeshpilot({ extraArgs: ['--kubeconfig', cluster.kubeconfigPath, '--leader-election-namespace', 'default', '--identity', id, '--lease-duration', '4'], debounceMs: 50, timeoutMs: 60_000 });
+      replicas.push(await replica('replica-a'));
+      await eventually(async () => leads(replicas[0]), 'replica a leads', 30_000);
+      replicas.push(await replica('replica-b'));
+      // The proxy that rejects the regex connects to replica b only.
+      await apply(yaml(vs('api', { regex: REGEX })));
+      remoteStrict = await startEnvoy({ nodeId: STRICT_NODE, labels: STRICT_LABELS, xdsAddress: replicas[1].xdsAddress, runtime: { 're2.max_program_size.error_level': 10 } });
+      await eventually(async () => (await reconciled('virtualservices', 'api'))?.status === 'False', 'Reconciled=False from replica b\'s proxy', 40_000);
+      assert.ok((await reconciled('virtualservices', 'api'))!.message!.includes(`${STRICT_NODE} (RouteConfiguration http.${strictPort}.127.0.0.1: `));
+      assert.equal(replicas[1].events((e) => e.msg === 'became leader').length, 0, 'replica b never led');
+      assert.ok(replicas[0].events((e) => e.msg === 'Reconciled status written').length > 0, 'the leader wrote it');
+      // Fixed: replica b's report empties, the leader sets the condition back.
+      await apply(yaml(vs('api', { prefix: '/v1/items/' })));
+      await eventually(async () => (await reconciled('virtualservices', 'api'))?.status === 'True', 'Reconciled=True after the fix', 40_000);
+    } finally {
+      await remoteStrict?.stop();
+      for (const r of replicas) await r.stop();
     }
   });
 });
