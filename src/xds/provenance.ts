@@ -37,14 +37,24 @@ function quotedBy(route: Obj, message: string): boolean {
   return (typeof route.name === 'string' && route.name.length >= 4 && message.includes(route.name)) || found(route.match);
 }
 
+function routesOf(routeConfig: Obj): Obj[] {
+  return ((routeConfig.virtualHosts as Obj[] | undefined) ?? []).flatMap((vh) => (vh.routes as Obj[] | undefined) ?? []);
+}
+
 /**
  * The routes of a RouteConfiguration to blame: those whose name or match strings Envoy's error
  * quotes (e.g. the regex RE2 refused), else all of them (the message does not say).
  */
 function blamedRoutes(routeConfig: Obj, message: string): Obj[] {
-  const routes = ((routeConfig.virtualHosts as Obj[] | undefined) ?? []).flatMap((vh) => (vh.routes as Obj[] | undefined) ?? []);
+  const routes = routesOf(routeConfig);
   const quoted = message ? routes.filter((r) => quotedBy(r, message)) : [];
   return quoted.length ? quoted : routes;
+}
+
+/** Whether Envoy's message quotes one of the routes of this RouteConfiguration (so it is certainly the one rejected). */
+function quotesRouteOf(name: string, resources: XdsResources, message: string): boolean {
+  const rc = find(resources.routes, name);
+  return !!rc && !!message && routesOf(rc).some((r) => quotedBy(r, message));
 }
 
 function find(list: readonly NamedResource[], name: string): Obj | undefined {
@@ -99,7 +109,14 @@ export function rejectionsByObject(proxies: readonly ProxySyncStatus[], resource
     const resources = resourcesFor(p.id);
     if (!resources) continue;
     for (const [kind, t] of Object.entries(p.types) as Array<[ResourceKind, ProxySyncStatus['types'][ResourceKind]]>) {
-      for (const n of t?.nackedResources ?? []) {
+      let nacked = t?.nackedResources ?? [];
+      // Which of several rejected route configurations Envoy meant can be a guess (names found in the
+      // message, or all that changed): when the message quotes routes of some, only those count.
+      if (kind === 'routes' && nacked.length > 1) {
+        const quoting = nacked.filter((n) => quotesRouteOf(n.name, resources, n.message));
+        if (quoting.length) nacked = quoting;
+      }
+      for (const n of nacked) {
         for (const ref of originsOf(kind, n.name, resources, n.message)) {
           const key = objectKey(ref);
           let entry = out.get(key);

@@ -93,9 +93,13 @@ describe('provenance of rejected resources', () => {
       { id: 'gw-c', connectedAt: '', types: { routes: { subscribed: ['http.80'] } } },
       { id: 'gone', connectedAt: '', types: { routes: { subscribed: ['http.80'], nackedResources: [nack('http.80', 'x')] } } },
     ];
-    const byObject = rejectionsByObject(proxies, (id) => (id === 'gone' ? undefined : resources));
+    // A route configuration guessed wrongly as rejected alongside (its name is in the message by chance):
+    // the message quotes a route of http.80 only, so the other one's VirtualServices are not blamed.
+    const withOther = { ...resources, routes: [...resources.routes, { name: '80', value: { name: '80', virtualHosts: [{ name: 'x', domains: ['*'], routes: [{ match: { prefix: '/' }, metadata: { filterMetadata: { istio: { config: '/apis/networking.istio.io/v1/namespaces/default/virtual-service/innocent' } } } }] }] } }] };
+    proxies.push({ id: 'gw-d', connectedAt: '', types: { routes: { subscribed: ['80', 'http.80'], nackedResources: [nack('80', "regex '/v[0-9]+/items/[a-z]+' size 80"), nack('http.80', "regex '/v[0-9]+/items/[a-z]+' size 80")] } } });
+    const byObject = rejectionsByObject(proxies, (id) => (id === 'gone' ? undefined : id === 'gw-d' ? withOther : resources));
     assert.deepEqual([...byObject.keys()].sort(), ['DestinationRule/default/reviews', 'VirtualService/default/api']);
-    assert.deepEqual(byObject.get('VirtualService/default/api')!.rejections.map((r) => r.proxy), ['gw-a', 'gw-b']);
+    assert.deepEqual(byObject.get('VirtualService/default/api')!.rejections.map((r) => r.proxy), ['gw-a', 'gw-b', 'gw-d']);
     assert.deepEqual(byObject.get('DestinationRule/default/reviews')!.rejections, [{ proxy: 'gw-a', kind: 'clusters', name: 'outbound|9080|v1|reviews.default.svc.cluster.local', message: 'bad cluster' }]);
   });
 });
