@@ -185,7 +185,11 @@ export class XdsServer {
       protocol,
       onWritable: () => {
         const conn = this.connections.get(id);
-        if (conn?.proxy) conn.pushAll();
+        try {
+          if (conn?.proxy) conn.pushAll();
+        } catch (err) {
+          log.error({ err, proxy: conn?.proxy?.id, stream: id }, 'deferred push failed');
+        }
       },
       onOverflow: (held) => {
         const conn = this.connections.get(id);
