@@ -1,8 +1,11 @@
 /**
- * Fan-out: N simulated ADS clients (bench/load-client.ts) against a real `meshpilot serve` child
- * process on a config folder. Measures connect-and-sync time, the time from a config change (an
- * EndpointSlice rewritten in the folder) until every proxy ACKed the new endpoints (p50 / p99 /
- * last), meshpilot's CPU (steady state and per change) and RSS per connected proxy.
+ * Fan-out: N simulated ADS clients (bench/load-client.ts) plus a few real Envoys
+ * (bench/bench-envoys.ts) against a real `meshpilot serve` child process on a config folder.
+ * Measures connect-and-sync time, the time from a config change (an EndpointSlice rewritten in the
+ * folder) until every proxy ACKed the new endpoints and every Envoy shows them (p50 / p99 / last),
+ * meshpilot's CPU (steady state and per change), the load client's own CPU per change (it shares
+ * the machine: when it is busy, ACK times include its queueing) and RSS per connected proxy.
+ * `cpuProfDir` runs meshpilot with --cpu-prof (the profile is written when it exits).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { stringify } from 'yaml';
+import type { EnvoyProcess } from '../test/helpers/envoy.js';
+import { startBenchEnvoys, whenEndpointSeen } from './bench-envoys.js';
 import { connectProxies, protocolFor, type AdsMode, type SimulatedProxy } from './load-client.js';
 import { endpointSlice, nsOf, syntheticMesh, type MeshSize } from './mesh.js';
 import { info, median, ms, percentile, report, section } from './stats.js';
@@ -38,8 +43,21 @@ async function until(check: () => boolean, timeoutMs: number): Promise<boolean> 
   return check();
 }
 
-export async function runFanoutBench(opts: { proxies: number; size: MeshSize; changes: number; mode: AdsMode }): Promise<void> {
-  section(`fan-out (${opts.mode}): ${opts.proxies} simulated proxies, ${opts.size.services} services, ${opts.size.routes} routes, meshpilot serve as a child process`);
+export interface FanoutOptions {
+  proxies: number;
+  size: MeshSize;
+  changes: number;
+  mode: AdsMode;
+  /** Real Envoys connected beside the simulated proxies (default 3). */
+  envoys?: number;
+  /** meshpilot serve --push-concurrency (default: meshpilot's). */
+  pushConcurrency?: number;
+  cpuProfDir?: string;
+}
+
+export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
+  const envoyCount = opts.envoys ?? 3;
+  section(`fan-out (${opts.mode}): ${opts.proxies} simulated proxies + ${envoyCount} Envoys, ${opts.size.services} services, ${opts.size.routes} routes, meshpilot serve as a child process${opts.pushConcurrency ? ` (--push-concurrency ${opts.pushConcurrency})` : ''}`);
   const dir = mkdtempSync(join(tmpdir(), 'meshpilot-bench-'));
   const objects = syntheticMesh(opts.size);
   const write = (file: string, docs: unknown[]) => {
@@ -48,9 +66,14 @@ export async function runFanoutBench(opts: { proxies: number; size: MeshSize; ch
   };
   write('mesh.yaml', objects.filter((o) => !(o.kind === 'EndpointSlice' && (o.metadata as { name: string }).name === 'svc-0-slice')));
   write('changing.yaml', [endpointSlice(0)]);
-  const args = [resolve('dist/src/cli/main.js'), 'serve', '--config-dir', dir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--debounce', '100'];
+  const args = [
+    ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []),
+    resolve('dist/src/cli/main.js'), 'serve', '--config-dir', dir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--debounce', '100',
+    ...(opts.pushConcurrency ? ['--push-concurrency', String(opts.pushConcurrency)] : []),
+  ];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHPILOT_LOG_LEVEL: 'info' } });
   let proxies: SimulatedProxy[] = [];
+  let envoys: EnvoyProcess[] = [];
   try {
     const xds = await new Promise<string>((res, rej) => {
       let buf = '';
@@ -94,9 +117,11 @@ export async function runFanoutBench(opts: { proxies: number; size: MeshSize; ch
     const connectMs = performance.now() - tConnect;
     const errors = proxies.flatMap((p) => p.errors);
     info(`${proxies.filter((p) => p.acks.size >= 4).length}/${opts.proxies} proxies connected and ACKed CDS, EDS, LDS and RDS in ${ms(connectMs)}${ok ? '' : ' (timed out)'}${errors.length ? `; ${errors.length} client errors, e.g. ${errors[0]}` : ''}`);
+    envoys = await startBenchEnvoys(envoyCount, xds, opts.mode === 'delta');
+    if (envoyCount) info(`${envoyCount} Envoys connected (${opts.mode === 'delta' ? 'Delta' : 'SotW'}) and ready`);
     await sleep(2000);
     const rss1 = rssMiB(pid);
-    const perProxy = (rss1 - rss0) / opts.proxies;
+    const perProxy = (rss1 - rss0) / (opts.proxies + envoyCount);
     const cpu0 = cpuSeconds(pid);
     const idleMs = 5000;
     await sleep(idleMs);
@@ -107,27 +132,37 @@ export async function runFanoutBench(opts: { proxies: number; size: MeshSize; ch
     const allLatencies: number[] = [];
     const lastMs: number[] = [];
     const changeCpu: number[] = [];
+    const clientCpu: number[] = [];
+    const envoyLast: number[] = [];
     for (let c = 1; c <= opts.changes; c++) {
       const before = new Map(proxies.map((p) => [p, p.acks.get('endpoints')?.version]));
       const cpuBefore = cpuSeconds(pid);
+      const clientBefore = process.cpuUsage();
       const t0 = performance.now();
       const t0Wall = Date.now();
       write('changing.yaml', [endpointSlice(0, c)]);
+      // The changed endpoint's new address (bench/mesh.ts endpointSlice), as Envoy shows it.
+      const seen = envoys.map((e) => whenEndpointSeen(e, '.*svc-0\\.ns-0\\..*', `"address": "10.200.${(c >> 8) & 255}.${c & 255}"`, 120_000));
       const done = await until(() => proxies.every((p) => p.acks.get('endpoints')?.version !== before.get(p)), 120_000);
-      const lat = proxies.map((p) => (p.acks.get('endpoints')?.version !== before.get(p) ? p.acks.get('endpoints')!.at - t0 : Infinity));
+      const envoyLat = (await Promise.all(seen)).map((t) => t - t0);
+      const cu = process.cpuUsage(clientBefore);
+      clientCpu.push((cu.user + cu.system) / 1e6);
+      const lat = [...proxies.map((p) => (p.acks.get('endpoints')?.version !== before.get(p) ? p.acks.get('endpoints')!.at - t0 : Infinity)), ...envoyLat];
+      if (envoyLat.length) envoyLast.push(Math.max(...envoyLat));
       allLatencies.push(...lat);
       lastMs.push(Math.max(...lat));
       changeCpu.push(cpuSeconds(pid) - cpuBefore);
       const applied = marks.find((m) => m.msg === 'config changed' && m.time >= t0Wall);
       const pushed = marks.find((m) => m.msg === 'push' && m.time >= t0Wall);
       info(`change ${c}: meshpilot applied it to the registry after ${applied ? `${applied.time - t0Wall} ms` : '?'}, its push loop over all proxies ended after ${pushed ? `${pushed.time - t0Wall} ms` : '?'}`);
-      info(`change ${c}: all ACKed ${done ? `after ${ms(Math.max(...lat))}` : 'NOT within 120 s'}; p50 ${ms(percentile(lat, 50))}, p99 ${ms(percentile(lat, 99))}; meshpilot CPU ${(changeCpu[changeCpu.length - 1] * 1000).toFixed(0)} ms; ${kbPerProxy(proxies)} KiB of endpoints per proxy per push`);
+      info(`change ${c}: all ACKed ${done ? `after ${ms(Math.max(...lat))}` : 'NOT within 120 s'}; p50 ${ms(percentile(lat, 50))}, p99 ${ms(percentile(lat, 99))}${envoyLat.length ? `; Envoys saw it after ${envoyLat.map((l) => ms(l)).join(', ')}` : ''}; meshpilot CPU ${(changeCpu[changeCpu.length - 1] * 1000).toFixed(0)} ms, load client CPU ${(clientCpu[clientCpu.length - 1] * 1000).toFixed(0)} ms; ${kbPerProxy(proxies)} KiB of endpoints per proxy per push`);
       await sleep(1500);
     }
     const p99 = percentile(allLatencies, 99);
-    info(`over ${opts.changes} changes: p50 ${ms(percentile(allLatencies, 50))}, median of "last proxy" ${ms(median(lastMs))}, meshpilot CPU per change median ${(median(changeCpu) * 1000).toFixed(0)} ms (${((median(changeCpu) * 1000) / opts.proxies).toFixed(2)} ms per proxy)`);
-    report(`change → every proxy ACKed, p99 over proxies and changes (file watch + 100 ms debounce included)`, ms(p99), '≤ 500 ms (100 ms debounce + 400 ms)', p99 <= 500);
+    info(`over ${opts.changes} changes: p50 ${ms(percentile(allLatencies, 50))}, median of "last proxy" ${ms(median(lastMs))}${envoyLast.length ? `, median of "last Envoy" ${ms(median(envoyLast))}` : ''}, meshpilot CPU per change median ${(median(changeCpu) * 1000).toFixed(0)} ms (${((median(changeCpu) * 1000) / opts.proxies).toFixed(2)} ms per proxy), load client CPU median ${(median(clientCpu) * 1000).toFixed(0)} ms`);
+    report(`change → every proxy ACKed / Envoy updated, p99 over proxies and changes (file watch + 100 ms debounce included)`, ms(p99), '≤ 500 ms (100 ms debounce + 400 ms)', p99 <= 500);
   } finally {
+    for (const e of envoys) await e.stop();
     for (const p of proxies) p.close();
     proc.kill('SIGTERM');
     await Promise.race([new Promise((r) => proc.once('exit', r)), sleep(10_000)]);

@@ -5,6 +5,9 @@
  *   --large N                         larger mesh for the incremental ratio (default 10000)
  *   --runs N --changes N              repetitions (default 20 / 15)
  *   --proxies N --fanout-services N   fan-out (default 1000 proxies, 100 services)
+ *   --envoys N                        fan-out: real Envoys beside the simulated proxies (default 3; 0 = none)
+ *   --push-concurrency N              fan-out: meshpilot serve --push-concurrency
+ *   --cpu-prof DIR                    fan-out: profile the meshpilot child (--cpu-prof into DIR)
  */
 import { parseArgs } from 'node:util';
 import { runFanoutBench } from './fanout.bench.js';
@@ -25,6 +28,9 @@ const { values } = parseArgs({
     'fanout-services': { type: 'string', default: '100' },
     'fanout-changes': { type: 'string', default: '5' },
     'ads': { type: 'string', default: 'sotw,delta' },
+    envoys: { type: 'string', default: '3' },
+    'push-concurrency': { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const n = (k: keyof typeof values): number => {
@@ -43,7 +49,12 @@ for (const s of suites) {
   else if (s === 'fanout') {
     for (const mode of String(values.ads).split(',')) {
       if (mode !== 'sotw' && mode !== 'delta') throw new Error(`--ads ${mode}: expected sotw, delta or both (sotw,delta)`);
-      await runFanoutBench({ proxies: n('proxies'), size: { services: n('fanout-services'), virtualServices: 10, routes: 200 }, changes: n('fanout-changes'), mode });
+      const envoys = Number(values.envoys);
+      if (!Number.isInteger(envoys) || envoys < 0) throw new Error(`--envoys ${values.envoys}: expected a whole number of 0 or more`);
+      await runFanoutBench({
+        proxies: n('proxies'), size: { services: n('fanout-services'), virtualServices: 10, routes: 200 }, changes: n('fanout-changes'), mode, envoys,
+        pushConcurrency: values['push-concurrency'] === undefined ? undefined : n('push-concurrency'), cpuProfDir: values['cpu-prof'],
+      });
     }
   }
   else throw new Error(`--suite ${s}: expected translate, scope, incremental or fanout`);

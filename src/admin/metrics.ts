@@ -14,6 +14,12 @@ export interface Metrics {
   nackedNow: Gauge<'type'>;
   /** Set by the xDS server: how many connected proxies have each type currently NACKed. */
   currentNacks?: () => Record<string, number>;
+  /** Streams whose transport is backed up (pushes deferred until they drain), read at scrape time. */
+  blockedStreams: Gauge;
+  /** Responses waiting to be written on all streams (held back or buffered by gRPC), read at scrape time. */
+  queuedResponses: Gauge;
+  /** Set by the xDS server: the state of its send queues. */
+  currentSendQueues?: () => { blockedStreams: number; queuedResponses: number };
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -37,6 +43,14 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
         this.reset();
         for (const [type, n] of Object.entries(metrics.currentNacks?.() ?? {})) this.set({ type }, n);
       },
+    }),
+    blockedStreams: new Gauge({
+      name: 'meshpilot_xds_send_queue_blocked_streams', help: 'xDS streams whose transport is backed up (the proxy is not reading); pushes to them wait until they drain', registers: [registry],
+      collect(this: Gauge) { this.set(metrics.currentSendQueues?.().blockedStreams ?? 0); },
+    }),
+    queuedResponses: new Gauge({
+      name: 'meshpilot_xds_send_queue_responses', help: 'xDS responses waiting to be written, over all streams (bounded per stream)', registers: [registry],
+      collect(this: Gauge) { this.set(metrics.currentSendQueues?.().queuedResponses ?? 0); },
     }),
   };
   return metrics;

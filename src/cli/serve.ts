@@ -42,6 +42,10 @@ export interface ServeOptions {
   logger?: Logger;
   metrics?: Metrics;
   debounceMs?: number;
+  /** Longest a stream of changes may delay a push (default 10 s). */
+  debounceMaxMs?: number;
+  /** Proxies pushed to between two turns of the event loop (default 100). */
+  pushConcurrency?: number;
   watch?: boolean;
 }
 
@@ -87,6 +91,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     logger,
     metrics,
     debounceMs: opts.debounceMs,
+    debounceMaxMs: opts.debounceMaxMs,
+    pushConcurrency: opts.pushConcurrency,
   });
   const admin: AdminServer = await startAdminServer(opts.adminAddress, {
     metrics,
@@ -234,12 +240,17 @@ export function registerServe(program: Command): void {
     .option('--xds-token-file <file>', 'file mode: accepted proxy tokens, YAML `tokens: [{token, namespace, serviceAccount}]`')
     .option('--admin-address <addr>', 'health, metrics and debug HTTP address', '127.0.0.1:15014')
     .option('--debounce <ms>', 'quiet period before a push, in milliseconds', '100')
-    .action(async (opts: { configDir?: string; kubeconfig?: string; xdsAddress: string; adminAddress: string; debounce: string; webhookAddress?: string; webhookCert?: string; webhookKey?: string; leaderElectionNamespace?: string; identity?: string; leaseDuration: string; secureXdsAddress: string; xdsTlsCert?: string; xdsTlsKey?: string; xdsTokenFile?: string }) => {
+    .option('--debounce-max <ms>', 'longest a stream of changes may delay a push, in milliseconds', '10000')
+    .option('--push-concurrency <n>', 'proxies pushed to between two turns of the event loop (like PILOT_PUSH_THROTTLE)', '100')
+    .action(async (opts: { configDir?: string; kubeconfig?: string; xdsAddress: string; adminAddress: string; debounce: string; debounceMax: string; pushConcurrency: string; webhookAddress?: string; webhookCert?: string; webhookKey?: string; leaderElectionNamespace?: string; identity?: string; leaseDuration: string; secureXdsAddress: string; xdsTlsCert?: string; xdsTlsKey?: string; xdsTokenFile?: string }) => {
       const logger = createLogger();
       if (!!opts.xdsTlsCert !== !!opts.xdsTlsKey) throw new Error('--xds-tls-cert and --xds-tls-key go together');
       if (opts.webhookAddress && (!opts.webhookCert || !opts.webhookKey)) throw new Error('--webhook-address needs --webhook-cert and --webhook-key');
       const server = await startServer({
-        configDir: opts.configDir, kubeconfig: opts.kubeconfig, xdsAddress: opts.xdsAddress, adminAddress: opts.adminAddress, debounceMs: Number(opts.debounce), logger,
+        configDir: opts.configDir, kubeconfig: opts.kubeconfig, xdsAddress: opts.xdsAddress, adminAddress: opts.adminAddress, logger,
+        debounceMs: nonNegativeInteger('--debounce', opts.debounce),
+        debounceMaxMs: nonNegativeInteger('--debounce-max', opts.debounceMax),
+        pushConcurrency: positiveInteger('--push-concurrency', opts.pushConcurrency),
         secureXds: opts.xdsTlsCert ? { address: opts.secureXdsAddress, certFile: opts.xdsTlsCert, keyFile: opts.xdsTlsKey!, tokenFile: opts.xdsTokenFile } : undefined,
         webhook: opts.webhookAddress ? { address: opts.webhookAddress, certFile: opts.webhookCert!, keyFile: opts.webhookKey! } : undefined,
         leaderElection: opts.leaderElectionNamespace ? { namespace: opts.leaderElectionNamespace, identity: opts.identity ?? `${hostname()}-${process.pid}`, leaseDurationSeconds: Number(opts.leaseDuration) } : undefined,
@@ -254,4 +265,16 @@ export function registerServe(program: Command): void {
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
     });
+}
+
+function nonNegativeInteger(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`${flag} ${value}: expected a whole number of 0 or more`);
+  return n;
+}
+
+function positiveInteger(flag: string, value: string): number {
+  const n = nonNegativeInteger(flag, value);
+  if (n === 0) throw new Error(`${flag} ${value}: expected a whole number of 1 or more`);
+  return n;
 }

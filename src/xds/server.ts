@@ -16,12 +16,15 @@ import { Debouncer, type DebounceClock, type PushRequest } from './debounce.js';
 import { clientStatus, csdsServiceDefinition, serveClientStatusStream, type ClientStatusRequest, type ClientStatusResponse } from './csds.js';
 import { DeltaConnection } from './delta.js';
 import { NackWatch } from './nack-watch.js';
+import { PushLoop } from './push-loop.js';
+import { StreamWriter, type WritableCall } from './stream-writer.js';
 import {
   adsServiceDefinition, structToObject, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse,
 } from './service.js';
 
 /** A request of either protocol, as far as the server looks at it. */
 type AnyRequest = DiscoveryRequest | DeltaDiscoveryRequest;
+type AnyResponse = DiscoveryResponse | DeltaDiscoveryResponse;
 type AnyCall = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse> | grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
 
 export type { ProxySyncStatus } from './connection.js';
@@ -55,6 +58,12 @@ export interface XdsServerOptions {
   debounceMaxMs?: number;
   /** Clock for the debouncer (tests). */
   clock?: DebounceClock;
+  /**
+   * Proxies regenerated and written to between two turns of the event loop during a push (default
+   * 100, as Istio's PILOT_PUSH_THROTTLE): between batches gRPC flushes what was written and
+   * proxies' ACKs are read, so the first proxies are updated while the push goes on.
+   */
+  pushConcurrency?: number;
 }
 
 /** How one listening address is secured: TLS with meshpilot's serving certificate, bearer tokens. */
@@ -75,10 +84,28 @@ export class XdsServer {
   private nextStreamId = 0;
   private pushWaiters: Array<(s: PushSummary) => void> = [];
   private readonly nacks = new NackWatch();
+  private readonly writers = new Map<number, StreamWriter<AnyResponse>>();
+  private readonly pushes: PushLoop<PushSummary>;
 
   constructor(private readonly opts: XdsServerOptions) {
-    this.debouncer = new Debouncer(opts.debounceMs ?? 100, opts.debounceMaxMs ?? 10_000, (req, queuedAt) => this.push(req, queuedAt), opts.clock);
+    this.pushes = new PushLoop(
+      opts.pushConcurrency ?? 100, (req, queuedAt) => this.pushTargets(req, queuedAt), (summary) => this.pushDone(summary),
+      (err) => opts.logger.error({ err }, 'push to one proxy failed'),
+    );
+    this.debouncer = new Debouncer(opts.debounceMs ?? 100, opts.debounceMaxMs ?? 10_000, (req, queuedAt) => this.pushes.start(req, queuedAt), opts.clock);
     opts.metrics.currentNacks = () => this.nackedCounts();
+    opts.metrics.currentSendQueues = () => this.sendQueues();
+  }
+
+  /** Streams whose transport is backed up, and the responses queued for them (metrics). */
+  sendQueues(): { blockedStreams: number; queuedResponses: number } {
+    let blockedStreams = 0;
+    let queuedResponses = 0;
+    for (const w of this.writers.values()) {
+      if (w.blocked) blockedStreams++;
+      queuedResponses += w.queued();
+    }
+    return { blockedStreams, queuedResponses };
   }
 
   /** Per type, how many connected proxies have their latest response of that type rejected. */
@@ -117,11 +144,15 @@ export class XdsServer {
     const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.keepalive_time_ms': 30_000 });
     server.addService(adsServiceDefinition(), {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => {
-        const conn = new AdsConnection(++this.nextStreamId, (res) => { call.write(res); }, this.cache, this.opts.logger, this.opts.metrics);
+        const id = ++this.nextStreamId;
+        const writer = this.newWriter(id, call, 'sotw');
+        const conn = new AdsConnection(id, (res) => writer.write(res), this.cache, this.opts.logger, this.opts.metrics);
         this.onStream(call, conn, (req) => conn.onRequest(req as DiscoveryRequest), security);
       },
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => {
-        const conn = new DeltaConnection(++this.nextStreamId, (res) => { call.write(res); }, this.cache, this.opts.logger, this.opts.metrics);
+        const id = ++this.nextStreamId;
+        const writer = this.newWriter(id, call, 'delta');
+        const conn = new DeltaConnection(id, (res) => writer.write(res), this.cache, this.opts.logger, this.opts.metrics);
         this.onStream(call, conn, (req) => conn.onRequest(req as DeltaDiscoveryRequest), security);
       },
     });
@@ -154,6 +185,37 @@ export class XdsServer {
     return this.nacks.subscribe(listener);
   }
 
+  /**
+   * Responses to one stream go through a StreamWriter: when gRPC's buffer for it is full, pushes
+   * are deferred and merged until it drains (see stream-writer.ts).
+   */
+  private newWriter(id: number, call: AnyCall, protocol: 'sotw' | 'delta'): StreamWriter<AnyResponse> {
+    const log = this.opts.logger;
+    const writer = new StreamWriter<AnyResponse>(call as unknown as WritableCall<AnyResponse>, {
+      protocol,
+      onWritable: () => {
+        const conn = this.connections.get(id);
+        try {
+          if (conn?.proxy) conn.pushAll();
+        } catch (err) {
+          log.error({ err, proxy: conn?.proxy?.id, stream: id }, 'deferred push failed');
+        }
+      },
+      onOverflow: (held) => {
+        const conn = this.connections.get(id);
+        log.warn({ proxy: conn?.proxy?.id, stream: id, held }, 'ending a delta stream that does not read its responses');
+        this.writers.delete(id);
+        call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: `meshpilot: ${held} responses waiting; the stream is not being read` });
+        conn?.end?.();
+      },
+      onBlocked: (blocked) => {
+        log.debug({ stream: id, proxy: this.connections.get(id)?.proxy?.id, blocked }, blocked ? 'stream backed up; deferring pushes' : 'stream drained');
+      },
+    });
+    this.writers.set(id, writer);
+    return writer;
+  }
+
   /** Resolves with the summary of the next push that runs (for tests and tools awaiting a push). */
   nextPush(): Promise<PushSummary> {
     return new Promise((resolve) => this.pushWaiters.push(resolve));
@@ -183,6 +245,7 @@ export class XdsServer {
 
   async close(): Promise<void> {
     this.debouncer.cancel();
+    this.pushes.stop();
     const servers = [...(this.server ? [this.server] : []), ...this.secureServers];
     this.server = undefined;
     this.secureServers = [];
@@ -214,20 +277,39 @@ export class XdsServer {
     }
   }
 
-  private push(req: PushRequest, queuedAt: number): void {
+  /**
+   * The connections a push request affects, each as a step that regenerates its resources and
+   * writes what changed (run by the PushLoop in batches). A connection that is gone by the time its
+   * turn comes is skipped; one whose stream is backed up gets new resources but is written to only
+   * once it drains (the latest state, once).
+   */
+  private pushTargets(req: PushRequest, queuedAt: number): { summary: PushSummary; steps: Array<() => void> } {
     const summary: PushSummary = { reason: req.reason, affected: 0, proxies: 0, responses: 0 };
+    const steps: Array<() => void> = [];
     for (const conn of this.connections.values()) {
       if (!conn.proxy) continue;
       if (req.affects && !req.affects(conn.proxy)) continue;
-      summary.affected++;
-      if (!this.generateFor(conn, req.endpoints, summary)) continue;
-      const sent = conn.pushAll();
-      if (sent > 0) {
-        summary.proxies++;
-        summary.responses += sent;
-        this.opts.metrics.pushLatency.observe((performance.now() - queuedAt) / 1000);
-      }
+      steps.push(() => {
+        if (this.connections.get(conn.streamId) !== conn) return;
+        summary.affected++;
+        if (!this.generateFor(conn, req.endpoints, summary)) return;
+        const writer = this.writers.get(conn.streamId);
+        if (writer?.blocked) {
+          writer.markDirty();
+          return;
+        }
+        const sent = conn.pushAll();
+        if (sent > 0) {
+          summary.proxies++;
+          summary.responses += sent;
+          this.opts.metrics.pushLatency.observe((performance.now() - queuedAt) / 1000);
+        }
+      });
     }
+    return { summary, steps };
+  }
+
+  private pushDone(summary: PushSummary): void {
     this.opts.logger.info(summary, 'push');
     const waiters = this.pushWaiters;
     this.pushWaiters = [];
@@ -242,6 +324,8 @@ export class XdsServer {
     conn.onNackChange = () => this.nacks.check(conn);
     this.connections.set(id, conn);
     const cleanup = () => {
+      this.writers.get(id)?.close();
+      this.writers.delete(id);
       if (!this.connections.delete(id)) return;
       this.nacks.forget(id);
       if (conn.proxy) {

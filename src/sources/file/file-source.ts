@@ -30,7 +30,10 @@ export interface FileSourceOptions {
   metrics: Metrics;
   /** Watch the folder after the initial load (default true). */
   watch?: boolean;
-  /** Batching window for bursts of file events (default 50 ms). */
+  /**
+   * Batching window for bursts of file events (default 20 ms, as the Kubernetes source): short,
+   * because pushes are debounced again downstream; every millisecond here delays every push.
+   */
   settleMs?: number;
 }
 
@@ -129,7 +132,7 @@ export class FileSource {
         if (changed) this.opts.logger.info({ files: sync.files, version: sync.version }, 'config changed');
         for (const l of [...this.syncListeners]) l(sync);
       }).catch((err: unknown) => this.opts.logger.error({ err }, 'applying file changes failed'));
-    }, this.opts.settleMs ?? 50);
+    }, this.opts.settleMs ?? 20);
   }
 
   /** Re-reads files and applies the difference to the registry as one change. */
