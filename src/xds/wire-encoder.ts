@@ -3,10 +3,11 @@
  * nested `{'@type': url, ...}` Any values, Structs as plain JSON) checked and written as protobuf
  * in one walk. Each message type gets a plan once (a checking writer per field); fields are written
  * in field-number order, as protobufjs writes them, so the bytes are the ones protobufjs's
- * fromObject + encode produce. Nothing is built but the output buffer, and the input is not mutated.
+ * fromObject + encode produce. Nothing is built but the output buffer (and a short list of each
+ * message's fields), and the input is not mutated.
  *
- * Everything protobufjs's fromObject + verify would refuse or silently coerce is an EncodeError
- * here: unknown fields, wrongly typed scalars, unknown enum values, two members of one oneof.
+ * What protobufjs's fromObject would silently drop or coerce, and what its verify refuses, is an
+ * EncodeError here: unknown fields, wrongly typed scalars, unknown enum values, two members of one oneof.
  * Errors carry the field path, collected while the error unwinds (the success path builds none).
  */
 import protobuf from 'protobufjs';
