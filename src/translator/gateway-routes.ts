@@ -109,10 +109,15 @@ function buildVirtualHosts(snapshot: ConfigSnapshot, proxy: ProxyInfo, servers: 
  * Istio's route-collapse optimisation does; each keeps its domains.
  */
 function collapse(vhosts: readonly VHost[]): Obj[] {
+  const sorted = [...vhosts].sort((a, b) => compareStrings(a.host, b.host)).map((v) => ({ v, routes: catchAllLast(v.routes) }));
+  // Equal routes have equal fingerprints (TLS flag, count, last route): the whole route lists are
+  // compared only between virtual hosts whose fingerprints meet.
+  const fingerprints = sorted.map(({ v, routes }) => `${v.requireTls}|${routes.length}|${JSON.stringify(routes[routes.length - 1] ?? null)}`);
+  const shared = new Map<string, number>();
+  for (const f of fingerprints) shared.set(f, (shared.get(f) ?? 0) + 1);
   const byRoutes = new Map<string, { name: string; domains: string[]; v: VHost }>();
-  for (const v of [...vhosts].sort((a, b) => compareStrings(a.host, b.host))) {
-    const routes = catchAllLast(v.routes);
-    const key = `${v.requireTls}|${JSON.stringify(routes)}`;
+  for (const [i, { v, routes }] of sorted.entries()) {
+    const key = shared.get(fingerprints[i])! > 1 ? `all|${v.requireTls}|${JSON.stringify(routes)}` : `one|${fingerprints[i]}`;
     const same = byRoutes.get(key);
     if (same) same.domains.push(v.host);
     else byRoutes.set(key, { name: `${v.host}:${v.port}`, domains: [v.host], v: { ...v, routes } });

@@ -1,5 +1,6 @@
 /** The gRPC service definition of ADS, built from the loaded Envoy protos (no generated code). */
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import { encodeMessage } from './encode.js';
 import { envoyRoot } from './protos.js';
 
 export interface DiscoveryRequest {
@@ -72,7 +73,11 @@ function streamMethod(service: string, method: string, reqType: string, resType:
     responseStream: true,
     requestDeserialize: (buf: Buffer): unknown => Req.toObject(Req.decode(buf), { longs: Number, enums: String }),
     requestSerialize: (m: Record<string, unknown>): Buffer => Buffer.from(Req.encode(Req.fromObject(m)).finish()),
-    responseSerialize: (m: Record<string, unknown>): Buffer => Buffer.from(Res.encode(Res.fromObject(m)).finish()),
+    // Responses carry already encoded resources: written directly (checked as every resource is).
+    responseSerialize: (m: Record<string, unknown>): Buffer => {
+      const bytes = encodeMessage(resType, m);
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    },
     responseDeserialize: (buf: Buffer): unknown => Res.toObject(Res.decode(buf), { longs: Number, enums: String }),
     originalName: method.charAt(0).toLowerCase() + method.slice(1),
   };

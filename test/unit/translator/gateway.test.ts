@@ -51,6 +51,19 @@ describe('gateway listeners', () => {
     assert.deepEqual(names(r.routes), ['http.80']);
     assert.deepEqual(vhosts(r, 'http.80').flatMap((v) => v.domains as string[]).sort(), ['a.example.com', 'b.example.com', 'c.example.com']);
   });
+  it('virtual hosts with identical routes collapse into one named after the first host; routes that differ stay apart', () => {
+    const prefixed = (prefix: string) => ({ http: [{ match: [{ uri: { prefix } }], route: [{ destination: { host: 'reviews' } }] }, { route: [{ destination: { host: 'reviews' } }] }] });
+    const r = gateway(gw([http(80, ['*.example.com'])]), reviews,
+      vs('x', ['y.example.com', 'x.example.com'], prefixed('/a')),
+      // The same rules from another VirtualService differ in their route metadata (which names it).
+      vs('z', ['z.example.com'], prefixed('/a')),
+      vs('w', ['w.example.com'], toReviews));
+    assert.deepEqual(vhosts(r, 'http.80').map((v) => [v.name, v.domains]), [
+      ['w.example.com:80', ['w.example.com']],
+      ['x.example.com:80', ['x.example.com', 'y.example.com']],
+      ['z.example.com:80', ['z.example.com']],
+    ]);
+  });
   it('bind address: listener BIND_PORT and route http.PORT.BIND', () => {
     const r = gateway(gw([http(8080, ['a.example.com'], { bind: '10.0.0.1' })]), vs('a', ['a.example.com'], toReviews), reviews);
     assert.deepEqual(names(r.listeners), ['10.0.0.1_8080']);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TYPE_URLS, type ResourceKind } from '../../../src/translator/types.js';
-import { decodeResource, encodeMessage, encodeResource } from '../../../src/xds/encode.js';
+import { decodeResource, encodeMessage, encodeResource, jsToStruct } from '../../../src/xds/encode.js';
 import { ENVOY_PROTO_FILES, envoyRoot } from '../../../src/xds/protos.js';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -104,10 +104,64 @@ describe('encoding errors name the resource and the field', () => {
     { what: 'scalar where a list belongs', kind: 'routes', value: { name: 'r', virtualHosts: [{ name: 'v', domains: '*' }] }, error: /routes\/r\.virtualHosts\[0\]\.domains: expected a list/ },
     { what: 'duration as a string', kind: 'clusters', value: { name: 'c', connectTimeout: '1s' }, error: /clusters\/c\.connectTimeout: expected a google\.protobuf\.Duration message, got "1s"/ },
     { what: 'unknown field inside a Duration', kind: 'clusters', value: { name: 'c', connectTimeout: { secs: 1 } }, error: /clusters\/c\.connectTimeout: unknown field "secs" for google\.protobuf\.Duration/ },
+    { what: 'two members of one oneof', kind: 'clusters', value: { name: 'c', type: 'EDS', clusterType: { name: 'x' } }, error: /clusters\/c: oneof clusterDiscoveryType allows one field, got "type" and "clusterType"/ },
+    { what: 'null in a list', kind: 'routes', value: { name: 'r', virtualHosts: [{ name: 'v', domains: ['*'] }, null] }, error: /routes\/r\.virtualHosts\[1\]: expected a value, got null/ },
+    { what: 'null for a scalar', kind: 'clusters', value: { name: null }, error: /clusters\/\?\.name: expected a string, got null/ },
+    { what: 'scalar where a map belongs', kind: 'clusters', value: { name: 'c', metadata: { filterMetadata: 'istio' } }, error: /clusters\/c\.metadata\.filterMetadata: expected a map \(object\), got "istio"/ },
+    { what: 'wrong map value', kind: 'clusters', value: { name: 'c', metadata: { filterMetadata: { istio: 'x' } } }, error: /clusters\/c\.metadata\.filterMetadata\.istio: expected a google\.protobuf\.Struct message, got "x"/ },
+    { what: 'non-JSON value in plain-JSON metadata', kind: 'clusters', value: { name: 'c', metadata: { filterMetadata: { istio: { a: [1, 10n] } } } }, error: /clusters\/c\.metadata\.filterMetadata\.istio\.a\[1\]: expected JSON/ },
+    { what: 'bytes that are not base64', kind: 'routes', value: { name: 'r', virtualHosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, directResponse: { status: 200, body: { inlineBytes: '%%%' } } }] }] }, error: /routes\/r\.virtualHosts\[0\]\.routes\[0\]\.directResponse\.body\.inlineBytes: invalid encoding/ },
+    { what: 'unsigned field given a negative number', kind: 'clusters', value: { name: 'c', perConnectionBufferLimitBytes: { value: -1 } }, error: /clusters\/c\.perConnectionBufferLimitBytes\.value: expected an unsigned 32-bit integer, got -1/ },
+    { what: 'error deep inside a nested Any', kind: 'listeners', value: { ...listener, filterChains: [{ filters: [{ name: 'hcm', typedConfig: { '@type': HCM, httpFilters: [{ name: 'r', typedConfig: { '@type': ROUTER, suppressEnvoyHeaders: 'yes' } }] } }] }] }, error: /listeners\/0\.0\.0\.0_8080\.filterChains\[0\]\.filters\[0\]\.typedConfig\.httpFilters\[0\]\.typedConfig\.suppressEnvoyHeaders: expected a boolean, got "yes"/ },
   ];
   for (const c of cases) {
     it(c.what, () => assert.throws(() => encodeResource(c.kind, c.value), c.error));
   }
+});
+
+describe('the bytes are protobuf wire format', () => {
+  const Cluster = () => envoyRoot().lookupType('envoy.config.cluster.v3.Cluster');
+  const Cla = () => envoyRoot().lookupType('envoy.config.endpoint.v3.ClusterLoadAssignment');
+
+  it('writes what protobufjs fromObject + encode writes (enums, wrappers, durations, Struct metadata)', () => {
+    const asProtobufjs = { ...cluster, metadata: { filterMetadata: { istio: jsToStruct(cluster.metadata.filterMetadata.istio) } } };
+    assert.deepEqual(Buffer.from(encodeResource('clusters', cluster).value), Buffer.from(Cluster().encode(Cluster().fromObject(asProtobufjs)).finish()));
+    assert.deepEqual(Buffer.from(encodeResource('endpoints', cla).value), Buffer.from(Cla().encode(Cla().fromObject(cla)).finish()));
+    // The same Struct given in its message form is written the same way.
+    assert.deepEqual(encodeResource('clusters', asProtobufjs).value, encodeResource('clusters', cluster).value);
+  });
+
+  it('packs a nested Any whose value is the inner message encoding', () => {
+    const Hcm = envoyRoot().lookupType(HCM.split('/')[1]);
+    const { ['@type']: _t, ...hcm } = listener.filterChains[0].filters[0].typedConfig;
+    const back = decodeResource('listeners', encodeResource('listeners', listener).value) as { filterChains: Array<{ filters: Array<{ typedConfig: { value: Uint8Array } }> }> };
+    const again = Hcm.decode(back.filterChains[0].filters[0].typedConfig.value);
+    assert.deepEqual(Hcm.toObject(again, { enums: String }), Hcm.toObject(Hcm.decode(encodeMessage(HCM, hcm)), { enums: String }));
+  });
+
+  it('writes long messages, long and non-ASCII strings, bytes and negative numbers', () => {
+    const name = `ünïcødé-${'x'.repeat(300)}`;
+    const routes = Array.from({ length: 3000 }, (_, i) => ({ name: `r${i}`, match: { prefix: `/p${i}/`, headers: [{ name: 'x-tenant', stringMatch: { exact: `t${i % 7}é` } }] }, route: { cluster: `c${i}`, priority: 'HIGH' } }));
+    const rc = { name, virtualHosts: [{ name: 'vh', domains: ['*'], routes: [...routes, { match: { prefix: '/b' }, directResponse: { status: 200, body: { inlineBytes: 'AAEC' } } }] }] };
+    const bytes = encodeResource('routes', rc).value;
+    assert.ok(bytes.length > 128 * 1024);
+    const back = decodeResource('routes', bytes) as Record<string, any>;
+    assert.equal(back.name, name);
+    const vh = back.virtualHosts[0];
+    assert.equal(vh.routes.length, 3001);
+    assert.deepEqual(vh.routes[2999], routes[2999]);
+    assert.deepEqual([...vh.routes[3000].directResponse.body.inlineBytes], [0, 1, 2]);
+    const cb = decodeResource('clusters', encodeResource('clusters', { name: 'c', lbPolicy: 'RING_HASH', ringHashLbConfig: { minimumRingSize: { value: 1024 } }, connectTimeout: { seconds: -1, nanos: -5 } }).value) as Record<string, any>;
+    assert.deepEqual(cb.connectTimeout, { seconds: -1, nanos: -5 });
+    assert.equal(cb.ringHashLbConfig.minimumRingSize.value, 1024);
+  });
+
+  it('leaves the translator objects as they were', () => {
+    const before = structuredClone({ listener, cluster });
+    encodeResource('listeners', listener);
+    encodeResource('clusters', cluster);
+    assert.deepEqual({ listener, cluster }, before);
+  });
 });
 
 describe('protos', () => {
