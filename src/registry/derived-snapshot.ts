@@ -25,17 +25,8 @@ export interface KubeServiceObjects {
 export interface DerivedState {
   build: SnapshotBuild;
   replaced: ReadonlyMap<MeshService, MeshService>;
-  /** The base's Kubernetes services by "namespace/name" (made on first use). */
-  kubeByKey?: ReadonlyMap<string, MeshService>;
-}
-
-function kubeIndex(state: DerivedState): ReadonlyMap<string, MeshService> {
-  if (!state.kubeByKey) {
-    const m = new Map<string, MeshService>();
-    for (const s of state.build.snapshot.services) if (s.source === 'kubernetes') m.set(`${s.namespace}/${s.name}`, s);
-    state.kubeByKey = m;
-  }
-  return state.kubeByKey;
+  /** The services this state rebuilt (the caller freezes them). */
+  rebuilt?: readonly MeshService[];
 }
 
 /**
@@ -44,15 +35,18 @@ function kubeIndex(state: DerivedState): ReadonlyMap<string, MeshService> {
  */
 export function rebuildServices(state: DerivedState, changed: ReadonlyMap<string, KubeServiceObjects>): DerivedState | undefined {
   const replaced = new Map(state.replaced);
-  const index = kubeIndex(state);
+  const rebuilt: MeshService[] = [];
+  const index = state.build.kubeByKey;
   const { domainSuffix } = state.build.snapshot.mesh;
   for (const [key, o] of changed) {
     const base = index.get(key);
     if (!base) return undefined;
     const slices = [...o.slices].sort(compareByNamespacedName);
-    replaced.set(base, serviceFromKubernetes(o.service, slices, o.legacy, state.build.podIndex, domainSuffix));
+    const service = serviceFromKubernetes(o.service, slices, o.legacy, state.build.podIndex, domainSuffix);
+    replaced.set(base, service);
+    rebuilt.push(service);
   }
-  return { build: state.build, replaced, kubeByKey: index };
+  return { build: state.build, replaced, rebuilt };
 }
 
 /**

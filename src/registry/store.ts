@@ -191,7 +191,7 @@ export class Registry {
     const derived = dirty !== 'all' && this.derived ? this.derive(this.derived, dirty) : undefined;
     if (derived) {
       this.derived = derived;
-      for (const s of derived.replaced.values()) deepFreeze(s);
+      for (const s of derived.rebuilt ?? []) deepFreeze(s);
       this.cached = derivedSnapshot(derived, this.currentVersion);
     } else {
       const build = buildSnapshot(this.objects(), { ...this.snapshotOptions, version: this.currentVersion });
