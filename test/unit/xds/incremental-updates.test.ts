@@ -43,7 +43,8 @@ function sotw(cache = new EncodeCache()) {
   return { sent, conn, ack };
 }
 
-const decodedNames = (r: DiscoveryResponse) => r.resources.map((a) => Buffer.from(a.value).toString('latin1').match(/c\d/)?.[0]);
+/** The names of the resources in a response, sorted (a partial response lists them in no particular order). */
+const decodedNames = (r: DiscoveryResponse) => r.resources.map((a) => Buffer.from(a.value).toString('latin1').match(/c\d/)?.[0] ?? '').sort();
 
 describe('resources updated by name (SotW)', () => {
   it('sends only the changed ClusterLoadAssignments under the version a full generation of the same content gets', () => {
@@ -163,5 +164,98 @@ describe('DigestMap', () => {
     const swapped = new DigestMap([['x', 'h2'], ['y', 'h1'], ['z', 'h3']]);
     assert.notEqual(swapped.version(), before, 'two resources exchanging their content change the version');
     assert.notEqual(new DigestMap().version(), new DigestMap([['x', 'h1']]).version());
+  });
+});
+
+/** A small deterministic PRNG (mulberry32): the same sequence on every run. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** What a stream's status says, without the clock-dependent fields. */
+const statusOf = (c: AdsConnection | DeltaConnection) => JSON.parse(JSON.stringify(c.status(), (k, v) => (k === 'at' || k === 'connectedAt' ? undefined : v)));
+
+describe('updates by name behave as full generations of the same content (random sequences)', () => {
+  it('SotW: same responses (versions, nonces, resources) and the same status after every step', () => {
+    const rnd = prng(9);
+    const ports = [81, 82, 83, 84];
+    const pair = [sotw(), sotw()];
+    const [inc, full] = pair;
+    let subscribed = NAMES;
+    for (let step = 0; step < 400; step++) {
+      const op = rnd();
+      if (op < 0.5) {
+        const changed = NAMES.filter(() => rnd() < 0.4).map((n) => {
+          ports[NAMES.indexOf(n)] = 80 + Math.floor(rnd() * 4);
+          return cla(n, ports[NAMES.indexOf(n)]);
+        });
+        inc.conn.updateResources('endpoints', changed);
+        full.conn.setResources(withPorts(ports));
+        inc.conn.pushAll();
+        full.conn.pushAll();
+      } else if (op < 0.75) {
+        for (const s of pair) { const last = s.sent.at(-1)!; s.conn.onRequest({ typeUrl: last.typeUrl, responseNonce: last.nonce, versionInfo: last.versionInfo, resourceNames: subscribed }); }
+      } else if (op < 0.9) {
+        const message = rnd() < 0.5 ? `bad ${NAMES[Math.floor(rnd() * 4)]}` : 'rejected';
+        for (const s of pair) { const last = s.sent.at(-1)!; s.conn.onRequest({ typeUrl: last.typeUrl, responseNonce: last.nonce, resourceNames: subscribed, errorDetail: { code: 3, message } }); }
+      } else {
+        subscribed = NAMES.filter(() => rnd() < 0.7);
+        for (const s of pair) { const last = s.sent.at(-1)!; s.conn.onRequest({ typeUrl: TYPE_URLS.endpoints, responseNonce: last.nonce, versionInfo: last.versionInfo, resourceNames: subscribed }); }
+      }
+      assert.equal(inc.sent.length, full.sent.length, `step ${step}: as many responses`);
+      const [a, b] = [inc.sent.at(-1)!, full.sent.at(-1)!];
+      assert.deepEqual([a.versionInfo, a.nonce, a.typeUrl, decodedNames(a)], [b.versionInfo, b.nonce, b.typeUrl, decodedNames(b)], `step ${step}: same response`);
+      assert.deepEqual(statusOf(inc.conn), statusOf(full.conn), `step ${step}: same status`);
+    }
+    assert.ok(inc.sent.length > 50, `the sequence pushed (${inc.sent.length} responses)`);
+  });
+
+  it('Delta: same responses and the same status after every step', () => {
+    const rnd = prng(11);
+    const ports = [81, 82, 83, 84];
+    const make = () => {
+      const sent: DeltaDiscoveryResponse[] = [];
+      const conn = new DeltaConnection(4, (r) => sent.push(r), new EncodeCache(), silentLogger, createMetrics());
+      conn.proxy = proxy();
+      conn.setResources(withPorts(ports));
+      conn.onRequest({ typeUrl: TYPE_URLS.endpoints, resourceNamesSubscribe: NAMES });
+      return { sent, conn };
+    };
+    const pair = [make(), make()];
+    const [inc, full] = pair;
+    for (let step = 0; step < 400; step++) {
+      const op = rnd();
+      if (op < 0.5) {
+        const changed = NAMES.filter(() => rnd() < 0.4).map((n) => {
+          ports[NAMES.indexOf(n)] = 80 + Math.floor(rnd() * 4);
+          return cla(n, ports[NAMES.indexOf(n)]);
+        });
+        inc.conn.updateResources('endpoints', changed);
+        full.conn.setResources(withPorts(ports));
+        inc.conn.pushAll();
+        full.conn.pushAll();
+      } else if (op < 0.75) {
+        for (const s of pair) s.conn.onRequest({ typeUrl: TYPE_URLS.endpoints, responseNonce: s.sent.at(-1)!.nonce });
+      } else if (op < 0.9) {
+        for (const s of pair) s.conn.onRequest({ typeUrl: TYPE_URLS.endpoints, responseNonce: s.sent.at(-1)!.nonce, errorDetail: { code: 3, message: 'rejected' } });
+      } else {
+        const name = NAMES[Math.floor(rnd() * 4)];
+        const key = rnd() < 0.5 ? 'resourceNamesUnsubscribe' : 'resourceNamesSubscribe';
+        for (const s of pair) s.conn.onRequest({ typeUrl: TYPE_URLS.endpoints, [key]: [name] });
+      }
+      assert.equal(inc.sent.length, full.sent.length, `step ${step}: as many responses`);
+      const [a, b] = [inc.sent.at(-1)!, full.sent.at(-1)!];
+      const view = (r: DeltaDiscoveryResponse) => [r.systemVersionInfo, r.nonce, r.resources.map((x) => [x.name, x.version]), r.removedResources];
+      assert.deepEqual(view(a), view(b), `step ${step}: same response`);
+      assert.deepEqual(statusOf(inc.conn), statusOf(full.conn), `step ${step}: same status`);
+    }
+    // Rejected name@version pairs are never sent again: with four ports per name, fewer pushes than SotW.
+    assert.ok(inc.sent.length > 15, `the sequence pushed (${inc.sent.length} responses)`);
   });
 });
