@@ -1,24 +1,24 @@
 /**
  * Incremental cost of one endpoint change, as the server does it for one connected proxy:
- * registry update → snapshot freeze → translate (the endpoint-only path of `meshpilot serve`:
- * only the changed ClusterLoadAssignments, else a full translation) → hash → SotW push (encode
- * what changed, build the responses). CPU time per change at two mesh sizes, and their ratio.
+ * registry update → snapshot freeze → translate and hand to the connection (`regenerate`, with
+ * serve's own callbacks: only the changed ClusterLoadAssignments, replaced by name, else a full
+ * translation) → SotW push (encode what changed, build the responses). CPU time per change at two
+ * mesh sizes, and their ratio.
  */
 import { createMetrics } from '../src/admin/metrics.js';
 import { silentLogger } from '../src/log.js';
 import type { ProxyInfo } from '../src/proxy/node.js';
 import { Registry } from '../src/registry/store.js';
 import type { RegistryChange } from '../src/registry/store.js';
-import { translateEndpointsFor } from '../src/translator/endpoint-updates.js';
-import { translate } from '../src/translator/index.js';
-import { withEndpoints } from '../src/xds/server.js';
+import { proxyGenerators } from '../src/cli/proxy-generators.js';
+import { regenerate } from '../src/xds/server.js';
 import { RESOURCE_KINDS, TYPE_URLS, type XdsResources } from '../src/translator/types.js';
 import { AdsConnection, EncodeCache } from '../src/xds/connection.js';
 import type { DiscoveryResponse } from '../src/xds/service.js';
 import { endpointSlice, gatewayProxy, sidecarProxy, syntheticMesh, type MeshSize } from './mesh.js';
 import { info, kib, median, ms, percentile, report, section, timed } from './stats.js';
 
-interface ChangeCost { cpuMs: number; wallMs: number; parts: Record<string, number>; bytesSent: number; responses: number }
+interface ChangeCost { cpuMs: number; wallMs: number; endpointOnly: boolean; parts: Record<string, number>; bytesSent: number; responses: number }
 
 /** A connected proxy as the ADS server holds it, subscribed to everything it was given. */
 function connect(proxy: ProxyInfo, res: XdsResources, sent: DiscoveryResponse[]): AdsConnection {
@@ -40,32 +40,30 @@ function measure(size: MeshSize, proxy: ProxyInfo, changes: number): ChangeCost[
   const registry = new Registry();
   registry.applyAll(syntheticMesh(size).map((object) => ({ type: 'add' as const, object })));
   const sent: DiscoveryResponse[] = [];
-  const conn = connect(proxy, translate(registry.snapshot(), proxy), sent);
+  // The callbacks `meshpilot serve` gives the ADS server, and the function its pushes call.
+  const generators = proxyGenerators(registry, silentLogger);
+  const conn = connect(proxy, generators.generate(proxy), sent);
+  const initial = conn.currentResources()!;
+  const subscriptions = new Map([[TYPE_URLS.endpoints, initial.endpoints.map((e) => e.name)], [TYPE_URLS.routes, initial.routes.map((e) => e.name)]]);
   const costs: ChangeCost[] = [];
   let change: RegistryChange | undefined;
   registry.onChange((c) => { change = c; });
-  /** What XdsServer.generateFor does with serve's generate / generateEndpoints callbacks. */
-  const generate = (): XdsResources => {
-    const snapshot = registry.snapshot();
-    const current = conn.currentResources()!;
-    const updated = change?.endpoints && translateEndpointsFor(snapshot, proxy, current.clusters, change.endpoints);
-    return updated ? withEndpoints(current, updated) : translate(snapshot, proxy);
-  };
   for (let i = 1; i <= changes; i++) {
     sent.length = 0;
     const service = (i * 7919) % size.services;
     const c0 = process.cpuUsage();
     const apply = timed(() => registry.apply({ type: 'update', object: endpointSlice(service, i) }));
     const freeze = timed(() => registry.snapshot());
-    const tr = timed(generate);
-    const hash = timed(() => conn.setResources(tr.value));
+    const tr = timed(() => regenerate(conn, proxy, generators, change?.endpoints));
     const push = timed(() => conn.pushAll());
     const c = process.cpuUsage(c0);
-    for (const r of sent) conn.onRequest({ typeUrl: r.typeUrl, versionInfo: r.versionInfo, responseNonce: r.nonce, resourceNames: r.typeUrl === TYPE_URLS.endpoints ? tr.value.endpoints.map((e) => e.name) : r.typeUrl === TYPE_URLS.routes ? tr.value.routes.map((e) => e.name) : [] });
+    // Envoy's ACK names every resource it subscribes to (an endpoint change changes no name).
+    for (const r of sent) conn.onRequest({ typeUrl: r.typeUrl, versionInfo: r.versionInfo, responseNonce: r.nonce, resourceNames: subscriptions.get(r.typeUrl) ?? [] });
     costs.push({
       cpuMs: (c.user + c.system) / 1000,
-      wallMs: apply.wallMs + freeze.wallMs + tr.wallMs + hash.wallMs + push.wallMs,
-      parts: { 'registry update': apply.wallMs, 'snapshot freeze': freeze.wallMs, translate: tr.wallMs, 'hash resources': hash.wallMs, 'encode + respond': push.wallMs },
+      wallMs: apply.wallMs + freeze.wallMs + tr.wallMs + push.wallMs,
+      endpointOnly: tr.value === 'endpoints',
+      parts: { 'registry update': apply.wallMs, 'snapshot freeze': freeze.wallMs, 'translate + update': tr.wallMs, 'encode + respond': push.wallMs },
       bytesSent: sent.reduce((n, r) => n + r.resources.reduce((m, a) => m + a.value.length, 0), 0),
       responses: sent.length,
     });
@@ -84,7 +82,7 @@ export function runIncrementalBench(small: MeshSize, large: MeshSize, changes: n
       p99s.push(percentile(cpu, 99));
       medians.push(median(cpu));
       const parts = Object.keys(costs[0].parts).map((k) => `${k} ${ms(median(costs.map((c) => c.parts[k])))}`).join(', ');
-      info(`${size.services} services: CPU p50 ${ms(median(cpu))}, p99 ${ms(percentile(cpu, 99))}; ${median(costs.map((c) => c.responses))} responses, ${kib(median(costs.map((c) => c.bytesSent)))} sent per change`);
+      info(`${size.services} services: CPU p50 ${ms(median(cpu))}, p99 ${ms(percentile(cpu, 99))}; ${median(costs.map((c) => c.responses))} responses, ${kib(median(costs.map((c) => c.bytesSent)))} sent per change; ${costs.filter((c) => c.endpointOnly).length}/${costs.length} by the endpoint-only path`);
       info(`  where the time goes (median wall): ${parts}`);
       report(`one endpoint change, one ${label}, ${size.services} services, CPU p99`, ms(percentile(cpu, 99)), '≤ 20 ms', percentile(cpu, 99) <= 20);
     }

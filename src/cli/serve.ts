@@ -14,12 +14,11 @@ import { createMetrics, type Metrics } from '../admin/metrics.js';
 import { createLogger, type Logger } from '../log.js';
 import { Registry } from '../registry/store.js';
 import { FileSource } from '../sources/file/file-source.js';
-import { translate } from '../translator/index.js';
-import { translateEndpointsFor, type LoadAssignmentMemo } from '../translator/endpoint-updates.js';
 import { rejectionsByObject } from '../xds/provenance.js';
 import { proxyNeedsPush } from '../xds/push-scope.js';
 import { TokenFileAuthenticator, TokenReviewAuthenticator, type XdsAuthenticator } from '../xds/auth.js';
 import { XdsServer } from '../xds/server.js';
+import { proxyGenerators } from './proxy-generators.js';
 import { redactSecretData, redactSecrets } from './translate.js';
 
 export interface ServeOptions {
@@ -66,28 +65,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const registry = new Registry();
   let ready = false;
 
-  // What the translator had to say about a proxy's configuration (merge conflicts, skipped
-  // servers...), logged when it changes for that proxy.
-  const lastNotes = new Map<string, string>();
-  let claMemo: LoadAssignmentMemo = { version: -1, byKey: new Map() };
   const xds = new XdsServer({
-    generate: (proxy) => {
-      const result = translate(registry.snapshot(), proxy);
-      const notes = result.notes ?? [];
-      const key = notes.join('\n');
-      if ((lastNotes.get(proxy.id) ?? '') !== key) {
-        if (lastNotes.size > 10_000) lastNotes.clear();
-        lastNotes.set(proxy.id, key);
-        for (const note of notes) logger.warn({ proxy: proxy.id, note }, `translation: ${note}`);
-      }
-      return result;
-    },
-    generateEndpoints: (proxy, current, change) => {
-      const snapshot = registry.snapshot();
-      // One memo per snapshot: proxies that need the same assignment share one (built, hashed and encoded once).
-      if (claMemo.version !== snapshot.version) claMemo = { version: snapshot.version, byKey: new Map() };
-      return translateEndpointsFor(snapshot, proxy, current.clusters, change, claMemo);
-    },
+    ...proxyGenerators(registry, logger),
     logger,
     metrics,
     debounceMs: opts.debounceMs,

@@ -74,6 +74,8 @@ export function snapshotFromObjects(objects: readonly Resource[], opts: Snapshot
 export interface SnapshotBuild {
   snapshot: ConfigSnapshot;
   podIndex: PodIndex;
+  /** The Kubernetes services by "namespace/name" (what an endpoint-only change rebuilds; see derived-snapshot.ts). */
+  kubeByKey: ReadonlyMap<string, MeshService>;
 }
 
 export function buildSnapshot(objects: readonly Resource[], opts: SnapshotOptions = {}): SnapshotBuild {
@@ -166,5 +168,5 @@ export function buildSnapshot(objects: readonly Resource[], opts: SnapshotOption
       ...(workloadLabels ? { workloadLabels } : {}),
     }),
   };
-  return { snapshot, podIndex };
+  return { snapshot, podIndex, kubeByKey: new Map(kubeServices.map((s) => [`${s.namespace}/${s.name}`, s])) };
 }

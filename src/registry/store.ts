@@ -8,7 +8,7 @@ import { nextEvent } from './next-event.js';
 import type { Resource } from '../api/index.js';
 import type { ConfigSnapshot } from './model.js';
 import type { K8sEndpointSlice, K8sEndpoints, K8sService } from '../api/index.js';
-import { derivedSnapshot, rebuildServices, type DerivedState, type KubeServiceObjects } from './derived-snapshot.js';
+import { derivedSnapshot, rebuildServices, Replacements, type DerivedState, type KubeServiceObjects } from './derived-snapshot.js';
 import { buildSnapshot, type SnapshotOptions } from './snapshot.js';
 
 export type RegistryEvent = { type: 'add' | 'update'; object: Resource } | { type: 'delete'; object: Pick<Resource, 'kind' | 'metadata'> };
@@ -191,22 +191,18 @@ export class Registry {
     const derived = dirty !== 'all' && this.derived ? this.derive(this.derived, dirty) : undefined;
     if (derived) {
       this.derived = derived;
-      for (const s of derived.replaced.values()) deepFreeze(s);
+      for (const s of derived.rebuilt ?? []) deepFreeze(s);
       this.cached = derivedSnapshot(derived, this.currentVersion);
     } else {
       const build = buildSnapshot(this.objects(), { ...this.snapshotOptions, version: this.currentVersion });
       deepFreeze(build.snapshot);
-      this.derived = { build, replaced: new Map() };
+      this.derived = { build, replaced: Replacements.none };
       this.cached = build.snapshot;
     }
     return this.cached;
   }
 
-  /** Derived snapshots stop once this many services differ from the base (then a full build). */
-  private static readonly MAX_REBUILT = 512;
-
   private derive(state: DerivedState, services: ReadonlySet<string>): DerivedState | undefined {
-    if (state.replaced.size + services.size > Registry.MAX_REBUILT) return undefined;
     const changed = new Map<string, KubeServiceObjects>();
     for (const key of services) {
       const [ns, name] = key.split('/');

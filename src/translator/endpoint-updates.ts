@@ -24,6 +24,33 @@ function edsService(cluster: NamedResource): ClusterService | undefined {
   return v.metadata?.filterMetadata?.istio?.services?.[0];
 }
 
+export interface EdsCluster { cluster: NamedResource; host: string; namespace: string; name: string }
+
+/**
+ * A proxy's outbound EDS clusters by the service they were built for ("namespace/name"), made once
+ * per cluster list (translator output is never mutated): an endpoint change then looks only at the
+ * changed services' clusters, not at every cluster the proxy has.
+ */
+const clustersByService = new WeakMap<readonly NamedResource[], ReadonlyMap<string, readonly EdsCluster[]>>();
+
+/** Indexes a proxy's clusters by service (done once per cluster list; returns the index). */
+export function indexEdsClusters(clusters: readonly NamedResource[]): ReadonlyMap<string, readonly EdsCluster[]> {
+  let index = clustersByService.get(clusters);
+  if (!index) {
+    const m = new Map<string, EdsCluster[]>();
+    for (const cluster of clusters) {
+      const meta = edsService(cluster);
+      if (!meta?.host) continue;
+      const key = `${meta.namespace}/${meta.name}`;
+      let list = m.get(key);
+      if (!list) m.set(key, (list = []));
+      list.push({ cluster, host: meta.host, namespace: meta.namespace ?? '', name: meta.name ?? '' });
+    }
+    clustersByService.set(clusters, (index = m));
+  }
+  return index;
+}
+
 function kubeService(snapshot: ConfigSnapshot, host: string, namespace: string, name: string): MeshService | undefined {
   const match = (s: MeshService | undefined) => s?.source === 'kubernetes' && s.hostname === host && s.namespace === namespace && s.name === name;
   const preferred = snapshot.serviceByHost(host);
@@ -49,11 +76,9 @@ export function translateEndpointsFor(snapshot: ConfigSnapshot, proxy: ProxyInfo
   if (memo && memo.version !== snapshot.version) throw new Error(`load assignment memo of version ${memo.version} used with snapshot ${snapshot.version}`);
   if (isProxylessGrpc(proxy)) return undefined;
   if (proxy.ips.some((ip) => change.addresses.includes(ip))) return undefined;
-  const changed = new Set(change.services);
+  const index = indexEdsClusters(clusters);
   const out: NamedResource[] = [];
-  for (const c of clusters) {
-    const meta = edsService(c);
-    if (!meta?.host || !changed.has(`${meta.namespace}/${meta.name}`)) continue;
+  for (const { cluster: c, ...meta } of [...new Set(change.services)].flatMap((s) => index.get(s) ?? [])) {
     const key = `${proxy.namespace}|${meta.namespace}/${meta.name}|${c.name}`;
     const known = memo?.byKey.get(key);
     if (known) {
@@ -61,7 +86,7 @@ export function translateEndpointsFor(snapshot: ConfigSnapshot, proxy: ProxyInfo
       continue;
     }
     const [, portText, subset] = c.name.split('|');
-    const svc = kubeService(snapshot, meta.host, meta.namespace ?? '', meta.name ?? '');
+    const svc = kubeService(snapshot, meta.host, meta.namespace, meta.name);
     // Not a Kubernetes service (a ServiceEntry with the same namespace/name): its endpoints did not change.
     if (!svc) continue;
     const servicePort = svc.ports.find((p) => p.port === Number(portText));

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../admin/metrics.js';
 import type { ProxyInfo } from '../proxy/node.js';
 import { RESOURCE_KINDS, TYPE_URLS, type NamedResource, type ResourceKind, type XdsResources } from '../translator/types.js';
+import { DigestMap } from './digest.js';
 import { encodeResource, type EncodedAny } from './encode.js';
 import type { DiscoveryRequest, DiscoveryResponse } from './service.js';
 
@@ -35,13 +36,20 @@ export interface TypeState {
   rejectedNacks?: Map<string, Array<NackRecord & { name: string }>>;
   /** Rejected resources: those Envoy's error message names, else those changed since the last accepted version. */
   nacked?: Array<NackRecord & { name: string }>;
-  /** name → content hash, of the last response sent and of the last one accepted. */
-  sentHashes?: Map<string, string>;
-  /** The subscription the last response answered (same object while it is unchanged). */
+  /** Names of the proxy's resources changed since `view` was brought up to date. */
+  dirty: Changed;
+  /** The subscribed resources now (name → content hash) and their version, for the subscription `viewOf`. */
+  view?: DigestMap;
+  viewOf?: Set<string> | 'wildcard';
+  /** name → content hash of the last response sent (every subscribed resource then), and its subscription. */
+  sent?: Map<string, string>;
   sentNamesOf?: Set<string> | 'wildcard';
-  ackedHashes?: Map<string, string>;
-  /** What the last computed version was computed from (resource list and subscription objects). */
-  versionOf?: { resources: readonly NamedResource[]; names: Set<string> | 'wildcard' };
+  /** Names where `view` may differ from `sent` ('all': any). */
+  unsent: Changed;
+  /** name → content hash of the last response accepted. */
+  acked?: Map<string, string>;
+  /** Names where `sent` may differ from `acked` ('all': any). */
+  unacked: Changed;
 }
 
 export interface TypeSyncStatus {
@@ -109,11 +117,19 @@ function resourceHash(value: object): string {
 export interface XdsStream {
   readonly streamId: number;
   proxy?: ProxyInfo;
+  /** Installs a full generation of the proxy's resources (from the translator). */
   setResources(resources: XdsResources): void;
+  /**
+   * Replaces some of the proxy's current resources of one kind, by name (names it does not have
+   * are ignored); costs what was updated, not what the proxy has.
+   */
+  updateResources(kind: ResourceKind, updated: readonly NamedResource[]): void;
   /** Sends every subscribed type whose content changed, in warming order; returns responses sent. */
   pushAll(): number;
   status(): ProxySyncStatus;
   currentResources(): XdsResources | undefined;
+  /** The proxy's current resources of one kind (undefined before the first generation). */
+  currentOf(kind: ResourceKind): readonly NamedResource[] | undefined;
   /** The content hash (version) of one of the proxy's current resources. */
   resourceVersion(kind: ResourceKind, name: string): string;
   end?: () => void;
@@ -121,17 +137,23 @@ export interface XdsStream {
   onNackChange?: () => void;
 }
 
+/** Names of resources changed since a type's state last looked ('all': the whole list was replaced). */
+export type Changed = Set<string> | 'all';
+
 /**
  * What both protocols share: the proxy's generated resources with a content hash (its version)
- * per resource, per-type state, and pushes in warming order.
+ * per resource, per-type state, and pushes in warming order. Every type state carries the names
+ * changed since it last looked (`dirty`), so a push after a few resources were updated by name
+ * costs what changed, not what the proxy has.
  */
-export abstract class ResourceHolder<Res, St> {
+export abstract class ResourceHolder<Res, St extends { dirty: Changed }> {
   readonly connectedAt = new Date().toISOString();
   proxy?: ProxyInfo;
-  protected resources?: XdsResources;
-  /** Hash per resource of the current generation, keyed `kind/name`. */
-  protected hashes = new Map<string, string>();
-  private hashedKinds = new Set<ResourceKind>();
+  /** The resources as last given in full; a kind in `stale` has been updated by name since (see `index`). */
+  private given?: XdsResources;
+  /** Per kind, the current resources by name (made on first use after the kind's list was given). */
+  private readonly index = new Map<ResourceKind, Map<string, NamedResource>>();
+  private readonly stale = new Set<ResourceKind>();
   protected types = new Map<ResourceKind, St>();
   protected nonceCounter = 0;
   onNackChange?: () => void;
@@ -157,25 +179,78 @@ export abstract class ResourceHolder<Res, St> {
     return sent;
   }
 
-  /** Installs freshly generated resources (from the translator) for this proxy. */
   setResources(resources: XdsResources): void {
-    // Hashes are taken when needed (resourceHash: once per resource value).
-    this.resources = resources;
-    this.hashes.clear();
-    this.hashedKinds.clear();
+    const prev = this.given;
+    for (const kind of RESOURCE_KINDS) {
+      // The same list (kept by the generator) is the same content; hashes are taken when needed (resourceHash).
+      if (prev && prev[kind] === resources[kind] && !this.stale.has(kind)) continue;
+      this.index.delete(kind);
+      this.stale.delete(kind);
+      this.markChanged(kind, 'all');
+    }
+    this.given = resources;
+  }
+
+  updateResources(kind: ResourceKind, updated: readonly NamedResource[]): void {
+    if (!this.given) throw new Error(`stream ${this.streamId}: ${kind} updated before any resources were set`);
+    const index = this.indexOf(kind);
+    const changed: string[] = [];
+    for (const r of updated) {
+      const old = index.get(r.name);
+      if (!old || old === r || resourceHash(old.value) === resourceHash(r.value)) continue;
+      index.set(r.name, r);
+      changed.push(r.name);
+    }
+    if (changed.length === 0) return;
+    this.stale.add(kind);
+    this.markChanged(kind, changed);
   }
 
   currentResources(): XdsResources | undefined {
-    return this.resources;
+    for (const kind of [...this.stale]) this.currentOf(kind);
+    return this.given;
+  }
+
+  currentOf(kind: ResourceKind): readonly NamedResource[] | undefined {
+    if (!this.given) return undefined;
+    if (this.stale.has(kind)) {
+      // Updated by name since given: the list is made again (in its order) when somebody reads it.
+      const index = this.indexOf(kind);
+      this.given = { ...this.given, [kind]: this.given[kind].map((r) => index.get(r.name) ?? r) };
+      this.stale.delete(kind);
+    }
+    return this.given[kind];
   }
 
   resourceVersion(kind: ResourceKind, name: string): string {
-    // Filled per kind on first use after new resources; each value is hashed once (resourceHash).
-    if (!this.hashedKinds.has(kind)) {
-      this.hashedKinds.add(kind);
-      for (const r of this.resources?.[kind] ?? []) this.hashes.set(`${kind}/${r.name}`, resourceHash(r.value));
+    const r = this.current(kind, name);
+    return r ? resourceHash(r.value) : '';
+  }
+
+  protected hasResources(): boolean {
+    return this.given !== undefined;
+  }
+
+  /** One current resource by name. */
+  protected current(kind: ResourceKind, name: string): NamedResource | undefined {
+    return this.indexOf(kind).get(name);
+  }
+
+  /** The current resources of one kind by name, in the order given. */
+  protected indexOf(kind: ResourceKind): Map<string, NamedResource> {
+    let m = this.index.get(kind);
+    if (!m) {
+      m = new Map((this.given?.[kind] ?? []).map((r) => [r.name, r]));
+      this.index.set(kind, m);
     }
-    return this.hashes.get(`${kind}/${name}`) ?? '';
+    return m;
+  }
+
+  private markChanged(kind: ResourceKind, names: readonly string[] | 'all'): void {
+    const st = this.types.get(kind);
+    if (!st) return;
+    if (names === 'all') st.dirty = 'all';
+    else if (st.dirty !== 'all') for (const n of names) st.dirty.add(n);
   }
 }
 
@@ -190,9 +265,11 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     }
     let st = this.types.get(kind);
     const requested = req.resourceNames ?? [];
-    const names: Set<string> | 'wildcard' = !NAMED_KINDS.has(kind) && (requested.length === 0 || requested.includes('*')) ? 'wildcard' : new Set(requested);
+    const wildcard = !NAMED_KINDS.has(kind) && (requested.length === 0 || requested.includes('*'));
+    // Every ACK repeats the whole subscription: the current one is kept when it is the same.
+    const names: Set<string> | 'wildcard' = wildcard ? 'wildcard' : st && sameAsRequested(st.names, requested) ? st.names : new Set(requested);
     if (!st) {
-      st = { names, rejected: new Set() };
+      st = { names, rejected: new Set(), dirty: 'all', unsent: 'all', unacked: 'all' };
       this.types.set(kind, st);
     }
     const nonce = req.responseNonce ?? '';
@@ -200,51 +277,35 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
       this.logger.debug({ proxy: this.proxy?.id, kind, nonce, expected: st.nonceSent }, 'stale nonce; request ignored');
       return;
     }
-    const namesChanged = !sameNames(st.names, names);
+    const namesChanged = names !== st.names && !sameNames(st.names, names);
     // Kept as the same object when equal: respond() recognises an unchanged subscription by identity.
     if (namesChanged) st.names = names;
     if (nonce !== '' && req.errorDetail && (req.errorDetail.message || req.errorDetail.code)) {
       const rejected = st.versionSent ?? '';
-      st.lastNack = { version: rejected, nonce, message: req.errorDetail.message ?? `code ${req.errorDetail.code}`, at: new Date().toISOString() };
+      const nack: NackRecord = { version: rejected, nonce, message: req.errorDetail.message ?? `code ${req.errorDetail.code}`, at: new Date().toISOString() };
+      st.lastNack = nack;
       st.rejected.add(rejected);
-      const nack = st.lastNack;
-      const inResponse = [...(st.sentHashes?.keys() ?? [])];
-      const named = inResponse.filter((n) => nack.message.includes(n));
-      const changed = inResponse.filter((n) => st!.sentHashes?.get(n) !== st!.ackedHashes?.get(n));
-      st.nacked = (named.length ? named : changed).map((name) => ({ name, ...nack }));
+      st.nacked = nackedNames(st, nack.message).map((name) => ({ name, ...nack }));
       (st.rejectedNacks ??= new Map()).set(rejected, st.nacked);
       this.metrics.nacks.inc({ type: kind });
-      this.logger.warn({ proxy: this.proxy?.id, kind, version: rejected, names: this.resourceNames(kind, st), error: st.lastNack.message }, 'proxy rejected configuration (NACK); keeping last accepted version');
+      this.logger.warn({ proxy: this.proxy?.id, kind, version: rejected, names: [...(st.view?.keys() ?? [])], error: nack.message }, 'proxy rejected configuration (NACK); keeping last accepted version');
       if (!namesChanged) return;
     } else if (nonce !== '') {
       st.versionAcked = st.versionSent;
-      st.ackedHashes = st.sentHashes;
+      acknowledge(st);
       st.nacked = undefined;
       if (!namesChanged) return;
     }
     this.respond(kind, st, nonce === '' || namesChanged);
   }
 
-  private selected(kind: ResourceKind, st: TypeState): NamedResource[] {
-    const all = this.resources?.[kind] ?? [];
-    if (st.names === 'wildcard') return all;
-    const names = st.names;
-    return all.filter((r) => names.has(r.name));
-  }
-
-  private resourceNames(kind: ResourceKind, st: TypeState): string[] {
-    return this.selected(kind, st).map((r) => r.name);
-  }
-
   protected respond(kind: ResourceKind, st: TypeState, force: boolean): boolean {
-    if (!this.resources) return false;
-    // The same resource list (e.g. kept by an endpoint-only update) and subscription as when the
-    // version was last computed: same version, and nothing was or will be sent for it unforced.
-    const from = st.versionOf;
-    if (!force && from && from.resources === this.resources[kind] && from.names === st.names) return false;
-    const chosen = this.selected(kind, st);
-    const version = hashOf(chosen.map((r) => [r.name, resourceHash(r.value)]));
-    st.versionOf = { resources: this.resources[kind], names: st.names };
+    if (!this.hasResources()) return false;
+    // Neither the resources nor the subscription changed since the version was last computed: same
+    // version, and nothing was or will be sent for it unforced.
+    if (!force && st.viewOf === st.names && st.dirty !== 'all' && st.dirty.size === 0) return false;
+    const view = this.refreshView(kind, st);
+    const version = view.version();
     if (!force && version === st.versionSent) {
       // Back to what the proxy has accepted (e.g. a rejected change undone): nothing is rejected.
       if (st.versionAcked === version) this.setNacked(st, undefined);
@@ -260,10 +321,10 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     // proxy has accepted everything it was sent, only changed ClusterLoadAssignments go out (as
     // Istio's incremental EDS); a forced answer, a new subscription or an unacknowledged previous
     // response gets the full set.
-    const partial = kind === 'endpoints' && !force && st.sentHashes !== undefined && st.versionAcked === st.versionSent && st.sentNamesOf === st.names
-      ? chosen.filter((r) => st.sentHashes!.get(r.name) !== resourceHash(r.value))
+    const partial = kind === 'endpoints' && !force && st.sent !== undefined && st.versionAcked === st.versionSent && st.sentNamesOf === st.names
+      ? this.changedSinceSent(kind, st, view)
       : undefined;
-    const toSend = partial && partial.length > 0 ? partial : chosen;
+    const toSend = partial && partial.length > 0 ? partial : (this.currentOf(kind) ?? []).filter((r) => view.has(r.name));
     let encoded: EncodedAny[];
     try {
       encoded = toSend.map((r) => this.cache.get(kind, r, resourceHash(r.value)));
@@ -274,7 +335,7 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     const nonce = `${this.streamId}-${++this.nonceCounter}`;
     st.versionSent = version;
     st.nonceSent = nonce;
-    st.sentHashes = new Map(chosen.map((r) => [r.name, this.resourceVersion(kind, r.name)]));
+    recordSent(st, view);
     st.sentNamesOf = st.names;
     this.send({ versionInfo: version, resources: encoded, typeUrl: TYPE_URLS[kind], nonce });
     this.metrics.pushes.inc({ type: kind });
@@ -287,6 +348,39 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     if (st.nacked === nacked) return;
     st.nacked = nacked;
     this.onNackChange?.();
+  }
+
+  /** Brings the type's view of its subscribed resources up to date: the changed names only, or all after a new list or subscription. */
+  private refreshView(kind: ResourceKind, st: TypeState): DigestMap {
+    const names = st.names;
+    if (st.dirty === 'all' || !st.view || st.viewOf !== names) {
+      const view = new DigestMap();
+      if (names === 'wildcard') for (const r of this.indexOf(kind).values()) view.set(r.name, resourceHash(r.value));
+      else for (const n of names) { const r = this.current(kind, n); if (r) view.set(n, resourceHash(r.value)); }
+      st.view = view;
+      st.viewOf = names;
+      st.unsent = 'all';
+    } else {
+      for (const n of st.dirty) {
+        const r = this.current(kind, n);
+        const hash = r && (names === 'wildcard' || names.has(n)) ? resourceHash(r.value) : undefined;
+        if (st.view.get(n) === hash) continue;
+        st.view.put(n, hash);
+        if (st.unsent !== 'all') st.unsent.add(n);
+      }
+    }
+    st.dirty = new Set();
+    return st.view;
+  }
+
+  /** The subscribed resources whose content differs from the last response sent. */
+  private changedSinceSent(kind: ResourceKind, st: TypeState, view: DigestMap): NamedResource[] {
+    const out: NamedResource[] = [];
+    for (const n of st.unsent === 'all' ? view.keys() : st.unsent) {
+      const hash = view.get(n);
+      if (hash !== undefined && hash !== st.sent?.get(n)) out.push(this.current(kind, n)!);
+    }
+    return out;
   }
 
   status(): ProxySyncStatus {
@@ -303,6 +397,53 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     }
     return { id: this.proxy?.id ?? `stream-${this.streamId}`, connectedAt: this.connectedAt, protocol: 'sotw', types };
   }
+}
+
+/** After a response was sent: what was sent is the view (only the names changed since the last response are written). */
+function recordSent(st: TypeState, view: DigestMap): void {
+  if (st.unsent === 'all' || !st.sent) {
+    st.sent = new Map(view.entries());
+    st.unacked = 'all';
+  } else {
+    for (const n of st.unsent) {
+      const hash = view.get(n);
+      if (hash === undefined) st.sent.delete(n);
+      else st.sent.set(n, hash);
+      if (st.unacked !== 'all') st.unacked.add(n);
+    }
+  }
+  st.unsent = new Set();
+}
+
+/** The latest response was accepted: what was accepted is what was sent (only the names changed since the last ACK are written). */
+function acknowledge(st: TypeState): void {
+  if (!st.sent) return;
+  if (st.unacked === 'all' || !st.acked) {
+    st.acked = new Map(st.sent);
+  } else {
+    for (const n of st.unacked) {
+      const hash = st.sent.get(n);
+      if (hash === undefined) st.acked.delete(n);
+      else st.acked.set(n, hash);
+    }
+  }
+  st.unacked = new Set();
+}
+
+/** The resources a NACK rejects: those of the response that its message names, else those changed since the last accepted version. */
+function nackedNames(st: TypeState, message: string): string[] {
+  const inResponse = [...(st.sent?.keys() ?? [])];
+  const named = inResponse.filter((n) => message.includes(n));
+  if (named.length) return named;
+  const maybe = st.unacked === 'all' ? undefined : st.unacked;
+  return inResponse.filter((n) => (!maybe || maybe.has(n)) && st.sent?.get(n) !== st.acked?.get(n));
+}
+
+function sameAsRequested(names: Set<string> | 'wildcard', requested: readonly string[]): names is Set<string> {
+  if (names === 'wildcard' || names.size > requested.length) return false;
+  for (const n of requested) if (!names.has(n)) return false;
+  // Every requested name is known; with no more names than requested, equal unless one repeats.
+  return names.size === requested.length || names.size === new Set(requested).size;
 }
 
 function sameNames(a: Set<string> | 'wildcard', b: Set<string> | 'wildcard'): boolean {

@@ -5,8 +5,9 @@
  * in removed_resources. A NACK is recorded for the resources of the rejected response; those
  * versions are never sent again, only new content is.
  */
-import { TYPE_URLS, type NamedResource, type ResourceKind } from '../translator/types.js';
-import { KIND_BY_TYPE_URL, ResourceHolder, hashOf, type NackRecord, type ProxySyncStatus, type XdsStream } from './connection.js';
+import { TYPE_URLS, type ResourceKind } from '../translator/types.js';
+import { KIND_BY_TYPE_URL, ResourceHolder, hashOf, type Changed, type NackRecord, type ProxySyncStatus, type XdsStream } from './connection.js';
+import { DigestMap } from './digest.js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DeltaResource } from './service.js';
 
 /** Kinds whose first request with no names is a (legacy) wildcard subscription. */
@@ -24,9 +25,11 @@ export interface DeltaTypeState {
   wildcard: boolean;
   names: Set<string>;
   /** name → version the proxy has or was last sent (what the next diff is against). */
-  sent: Map<string, string>;
+  sent: DigestMap;
   /** name → version the proxy acknowledged. */
-  acked: Map<string, string>;
+  acked: DigestMap;
+  /** Names changed (in the proxy's resources or the subscription) since the last diff; 'all': diff everything. */
+  dirty: Changed;
   inFlight: Map<string, InFlight>;
   /** `name@version` the proxy rejected: never sent again. */
   rejected: Set<string>;
@@ -52,8 +55,8 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
     const first = !st;
     if (!st) {
       st = {
-        wildcard: WILDCARD_KINDS.has(kind) && subscribe.length === 0, names: new Set(), sent: new Map(), acked: new Map(),
-        inFlight: new Map(), rejected: new Set(), nacked: new Map(),
+        wildcard: WILDCARD_KINDS.has(kind) && subscribe.length === 0, names: new Set(), sent: new DigestMap(), acked: new DigestMap(),
+        inFlight: new Map(), rejected: new Set(), nacked: new Map(), dirty: 'all',
       };
       this.types.set(kind, st);
       // What the proxy already has (reconnect): not resent while the version matches.
@@ -65,15 +68,20 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
     const nonce = req.responseNonce ?? '';
     if (nonce !== '') this.onAck(kind, st, nonce, req.errorDetail);
     let changed = false;
+    const touched = (n: string) => {
+      changed = true;
+      if (st.dirty !== 'all') st.dirty.add(n);
+    };
     for (const n of subscribe) {
-      if (n === '*') { if (!st.wildcard) changed = true; st.wildcard = true; } else if (!st.names.has(n)) { st.names.add(n); changed = true; }
+      if (n === '*') { if (!st.wildcard) { changed = true; st.dirty = 'all'; } st.wildcard = true; } else if (!st.names.has(n)) { st.names.add(n); touched(n); }
     }
+    let dropped: Iterable<string> = [];
     for (const n of unsubscribe) {
-      if (n === '*') { if (st.wildcard) changed = true; st.wildcard = false; } else if (st.names.delete(n)) changed = true;
+      if (n === '*') { if (st.wildcard) changed = true; st.wildcard = false; dropped = [...st.sent.keys()]; } else if (st.names.delete(n)) changed = true;
     }
-    if (unsubscribe.length > 0) {
-      // What the proxy dropped is forgotten: a later subscription sends it again.
-      for (const n of [...st.sent.keys()]) if (!this.wanted(st, n)) { st.sent.delete(n); st.acked.delete(n); st.nacked.delete(n); }
+    // What the proxy dropped is forgotten: a later subscription sends it again.
+    for (const n of unsubscribe.includes('*') ? dropped : unsubscribe) {
+      if (!this.wanted(st, n)) { st.sent.delete(n); st.acked.delete(n); st.nacked.delete(n); }
     }
     if (first || changed) this.respond(kind, st, first);
   }
@@ -112,26 +120,37 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
 
   /** Sends what changed for one type; `always` sends even an empty response (a first request must be answered). */
   protected respond(kind: ResourceKind, st: DeltaTypeState, always: boolean): boolean {
-    if (!this.resources) return false;
-    const current = new Map<string, NamedResource>();
-    for (const r of this.resources[kind]) if (this.wanted(st, r.name)) current.set(r.name, r);
+    if (!this.hasResources()) return false;
+    const index = this.indexOf(kind);
     const updates: DeltaResource[] = [];
     const updated = new Map<string, string>();
+    const removed: string[] = [];
+    const diff = (name: string) => {
+      if (!this.wanted(st, name)) return;
+      const r = index.get(name);
+      if (!r) {
+        if (st.sent.has(name)) removed.push(name);
+        return;
+      }
+      const version = this.resourceVersion(kind, name);
+      if (st.sent.get(name) === version || st.rejected.has(`${name}@${version}`)) {
+        if (st.rejectedNacks) this.noteRejection(st, name, version);
+        return;
+      }
+      updates.push({ name, version, resource: this.cache.get(kind, r, version) });
+      updated.set(name, version);
+    };
     try {
-      for (const [name, r] of current) {
-        const version = this.resourceVersion(kind, name);
-        if (st.sent.get(name) === version || st.rejected.has(`${name}@${version}`)) {
-          if (st.rejectedNacks) this.noteRejection(st, name, version);
-          continue;
-        }
-        updates.push({ name, version, resource: this.cache.get(kind, r, version) });
-        updated.set(name, version);
+      if (st.dirty !== 'all') for (const n of st.dirty) diff(n);
+      else {
+        for (const n of index.keys()) diff(n);
+        for (const n of st.sent.keys()) if (!index.has(n)) diff(n);
       }
     } catch (err) {
       this.logger.error({ err, proxy: this.proxy?.id, kind }, 'could not encode resources; keeping the previous version');
       return false;
     }
-    const removed = [...st.sent.keys()].filter((n) => !current.has(n) && this.wanted(st, n));
+    st.dirty = new Set();
     if (updates.length === 0 && removed.length === 0 && !always) return false;
     const nonce = `${this.streamId}-${++this.nonceCounter}`;
     for (const [n, v] of updated) st.sent.set(n, v);
@@ -139,7 +158,7 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
     st.inFlight.set(nonce, { updated, removed });
     if (st.inFlight.size > MAX_IN_FLIGHT) st.inFlight.delete(st.inFlight.keys().next().value as string);
     st.lastNonce = nonce;
-    this.send({ systemVersionInfo: hashOf([...st.sent].sort()), resources: updates, typeUrl: TYPE_URLS[kind], removedResources: removed, nonce });
+    this.send({ systemVersionInfo: st.sent.version(), resources: updates, typeUrl: TYPE_URLS[kind], removedResources: removed, nonce });
     this.metrics.pushes.inc({ type: kind });
     this.logger.debug({ proxy: this.proxy?.id, kind, nonce, updated: updates.length, removed: removed.length }, 'sent (delta)');
     return true;
@@ -164,10 +183,10 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
       const nacked = [...st.nacked].map(([name, n]) => ({ name, ...n }));
       types[kind] = {
         subscribed: st.wildcard ? '*' : [...st.names].sort(),
-        versionSent: hashOf([...st.sent].sort()),
+        versionSent: st.sent.version(),
         nonceSent: st.lastNonce,
         // Every sent version acknowledged → the same version as sent.
-        versionAcked: st.inFlight.size === 0 && st.nacked.size === 0 ? hashOf([...st.sent].sort()) : hashOf([...st.acked].sort()),
+        versionAcked: st.inFlight.size === 0 && st.nacked.size === 0 ? st.sent.version() : st.acked.version(),
         lastNack: st.lastNack,
         ...(nacked.length ? { nackedResources: nacked } : {}),
       };

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.js';
 import type { Logger } from '../log.js';
 import { parseNodeId, type ProxyInfo } from '../proxy/node.js';
-import { TYPE_URLS, type XdsResources } from '../translator/types.js';
+import { TYPE_URLS, type NamedResource, type XdsResources } from '../translator/types.js';
 import { bearerToken, identityMismatch, type ProxyIdentity, type XdsAuthenticator } from './auth.js';
 import { AdsConnection, EncodeCache, syncStateOf, type ProxySyncStatus, type XdsStream } from './connection.js';
 import { Debouncer, type DebounceClock, type PushRequest } from './debounce.js';
@@ -46,10 +46,11 @@ export interface PushSummary {
 export interface XdsServerOptions {
   generate(proxy: ProxyInfo): XdsResources;
   /**
-   * Optional fast path for endpoint-only pushes (PushRequest.endpoints): the ClusterLoadAssignments
-   * to replace among the proxy's current resources, or undefined to translate in full.
+   * Optional fast path for endpoint-only pushes (PushRequest.endpoints): given the proxy's current
+   * clusters, the ClusterLoadAssignments to replace among its current resources, or undefined to
+   * translate in full.
    */
-  generateEndpoints?(proxy: ProxyInfo, current: XdsResources, change: NonNullable<PushRequest['endpoints']>): XdsResources['endpoints'] | undefined;
+  generateEndpoints?(proxy: ProxyInfo, clusters: readonly NamedResource[], change: NonNullable<PushRequest['endpoints']>): XdsResources['endpoints'] | undefined;
   logger: Logger;
   metrics: Metrics;
   /** Quiet period before a push (default 100 ms). */
@@ -262,14 +263,7 @@ export class XdsServer {
   private generateFor(conn: XdsStream, endpoints?: PushRequest['endpoints'], summary?: PushSummary): boolean {
     if (!conn.proxy) return false;
     try {
-      const current = conn.currentResources();
-      const updated = endpoints && current && this.opts.generateEndpoints?.(conn.proxy, current, endpoints);
-      if (updated && current) {
-        conn.setResources(withEndpoints(current, updated));
-        if (summary) summary.endpointOnly = (summary.endpointOnly ?? 0) + 1;
-        return true;
-      }
-      conn.setResources(this.opts.generate(conn.proxy));
+      if (regenerate(conn, conn.proxy, this.opts, endpoints) === 'endpoints' && summary) summary.endpointOnly = (summary.endpointOnly ?? 0) + 1;
       return true;
     } catch (err) {
       this.opts.logger.error({ err, proxy: conn.proxy.id }, 'translation failed; keeping the previous configuration');
@@ -398,7 +392,7 @@ export class XdsServer {
    */
   private checkSecretRequest(conn: XdsStream, typeUrl: string | undefined, names: string[] | undefined): void {
     if (typeUrl !== TYPE_URLS.secrets || !names?.length || !conn.proxy) return;
-    const given = new Set((conn.currentResources()?.secrets ?? []).map((s) => s.name));
+    const given = new Set((conn.currentOf('secrets') ?? []).map((s) => s.name));
     const refused = names.filter((n) => !given.has(n) && !/^kubernetes:\/\/[^/]+$/.test(n));
     if (refused.length === 0) return;
     this.opts.metrics.refusedSecrets.inc(refused.length);
@@ -406,11 +400,22 @@ export class XdsServer {
   }
 }
 
-/** The proxy's resources with some ClusterLoadAssignments replaced (by name; order kept). */
-export function withEndpoints(current: XdsResources, updated: XdsResources['endpoints']): XdsResources {
-  if (updated.length === 0) return current;
-  const byName = new Map(updated.map((r) => [r.name, r]));
-  return { ...current, endpoints: current.endpoints.map((r) => byName.get(r.name) ?? r) };
+/**
+ * Gives a connected proxy its resources for a push: on an endpoint-only push, only the
+ * ClusterLoadAssignments the generator rebuilt, replaced by name (the cost of the change, not of
+ * the proxy's configuration); else a full generation. Returns which it was.
+ */
+export function regenerate(
+  conn: XdsStream, proxy: ProxyInfo, gen: Pick<XdsServerOptions, 'generate' | 'generateEndpoints'>, endpoints?: PushRequest['endpoints'],
+): 'endpoints' | 'full' {
+  const clusters = endpoints && conn.currentOf('clusters');
+  const updated = clusters && gen.generateEndpoints?.(proxy, clusters, endpoints);
+  if (updated) {
+    conn.updateResources('endpoints', updated);
+    return 'endpoints';
+  }
+  conn.setResources(gen.generate(proxy));
+  return 'full';
 }
 
 function socketPath(address: string): string {

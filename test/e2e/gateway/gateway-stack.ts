@@ -1,7 +1,9 @@
 /** meshpilot serving a config folder + one real gateway Envoy fed by it, stopped with a no-NACK check. */
 import assert from 'node:assert/strict';
+import { buildBootstrap } from '../../../src/proxy/bootstrap.js';
 import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
 import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
+import { freePort } from '../../helpers/ports.js';
 import { type ConfigDir, GATEWAY_LABELS, GATEWAY_NODE, nacksIn } from './fixture.js';
 
 export type Syncz = Array<{ id: string; types: Record<string, { lastNack?: unknown; versionAcked?: string }> }>;
@@ -13,9 +15,13 @@ export interface GatewayStack {
   stop(): Promise<void>;
 }
 
-export async function startGatewayStack(cfg: ConfigDir): Promise<GatewayStack> {
+/** With `delta`, the gateway speaks Delta xDS (DeltaAggregatedResources) instead of State of the World. */
+export async function startGatewayStack(cfg: ConfigDir, opts: { delta?: boolean } = {}): Promise<GatewayStack> {
   const mp = await startMeshpilot({ configDir: cfg.dir, debounceMs: 50 });
-  const envoy = await startEnvoy({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress }).catch(async (err: unknown) => { await mp.stop(); throw err; });
+  const start = async () => opts.delta
+    ? startEnvoy({ bootstrap: buildBootstrap({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress, adminAddress: `127.0.0.1:${await freePort()}`, delta: true }), name: 'delta-gateway' })
+    : startEnvoy({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress });
+  const envoy = await start().catch(async (err: unknown) => { await mp.stop(); throw err; });
   return {
     mp,
     envoy,

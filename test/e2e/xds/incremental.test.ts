@@ -1,8 +1,9 @@
 /**
- * Endpoint-only pushes through a real gateway Envoy: when only a Service's EndpointSlice changes,
- * meshpilot rebuilds just the ClusterLoadAssignments (the push log says so), traffic moves to the
- * new endpoint, and the listener / route / cluster versions Envoy ACKed stay the same while the
- * endpoints version moves. Any other change still takes the full path.
+ * Endpoint-only pushes through a real gateway Envoy, over State of the World and over Delta xDS:
+ * when only a Service's EndpointSlice changes, meshpilot rebuilds just the ClusterLoadAssignments
+ * (the push log says so), traffic moves to the new endpoint, and the listener / route / cluster
+ * versions Envoy ACKed stay the same while the endpoints version moves; over Delta, the only
+ * resource sent is the changed ClusterLoadAssignment.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -29,7 +30,7 @@ async function ackedVersions(stack: GatewayStack): Promise<Record<string, string
   return Object.fromEntries(Object.entries(syncz[0].types).map(([k, t]) => [k, t.versionAcked]));
 }
 
-describe('endpoint-only pushes (real Envoy)', () => {
+for (const protocol of ['sotw', 'delta'] as const) describe(`endpoint-only pushes (real Envoy, ${protocol})`, () => {
   const cfg = new ConfigDir();
   let stack: GatewayStack;
   let a: Backend;
@@ -46,7 +47,7 @@ describe('endpoint-only pushes (real Envoy)', () => {
       { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'shop', namespace: 'default' }, spec: { hosts: [HOST], gateways: ['gw'], http: [{ route: [{ destination: { host: 'shop.default.svc.cluster.local', port: { number: 9080 } } }] }] } },
     ]);
     cfg.write('endpoints.yaml', [slice(a)]);
-    stack = await startGatewayStack(cfg);
+    stack = await startGatewayStack(cfg, { delta: protocol === 'delta' });
     await stack.envoy.waitForListener(port);
   });
   after(async () => {
@@ -59,6 +60,7 @@ describe('endpoint-only pushes (real Envoy)', () => {
     const before = await ackedVersions(stack);
     for (const k of ['listeners', 'routes', 'clusters', 'endpoints']) assert.ok(before[k], `${k} ACKed`);
 
+    const sentBefore = stack.mp.events((e) => e.msg === 'sent (delta)').length;
     cfg.write('endpoints.yaml', [slice(b)]);
     await eventually(async () => (await who(port, HOST)) === 'b', 'traffic moves to b', 20_000);
     for (let i = 0; i < 20; i++) assert.equal(await who(port, HOST), 'b', 'every request goes to b');
@@ -69,5 +71,9 @@ describe('endpoint-only pushes (real Envoy)', () => {
     await eventually(async () => (await ackedVersions(stack)).endpoints !== before.endpoints, 'Envoy ACKed a new endpoints version', 10_000);
     const afterChange = await ackedVersions(stack);
     for (const k of ['listeners', 'routes', 'clusters']) assert.equal(afterChange[k], before[k], `${k} version unchanged`);
+    if (protocol === 'delta') {
+      const sent = stack.mp.events((e) => e.msg === 'sent (delta)').slice(sentBefore);
+      assert.deepEqual(sent.map((e) => [e.kind, e.updated, e.removed]), [['endpoints', 1, 0]], 'only the changed ClusterLoadAssignment was sent');
+    }
   });
 });

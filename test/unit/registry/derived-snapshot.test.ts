@@ -49,4 +49,27 @@ describe('derived snapshots (endpoint-only changes)', () => {
     r.apply({ type: 'update', object: endpointSlice(3, 8) });
     assertSameSnapshot(r.snapshot(), snapshotFromObjects(r.objects(), { version: r.version }));
   });
+
+  it('keep deriving (no full build) across more changed services than one batch of replacements holds; older snapshots stay as they were', () => {
+    const big = { services: 300, virtualServices: 5, routes: 20 };
+    const r = new Registry();
+    r.applyAll(syntheticMesh(big).map((object) => ({ type: 'add' as const, object })));
+    const first = r.snapshot();
+    const hosts = first.services.map((s) => s.hostname);
+    // What a snapshot answers by host (looked up anew on every call, unlike its memoised services list).
+    const byHost = (snap: ConfigSnapshot) => JSON.stringify(hosts.map((h) => snap.serviceByHost(h)));
+    const kept: Array<[ConfigSnapshot, string]> = [];
+    for (let i = 1; i <= 280; i++) {
+      r.apply({ type: 'update', object: endpointSlice((i * 7) % big.services, 100 + i) });
+      const snap = r.snapshot();
+      if (i % 70 === 0) kept.push([snap, byHost(snap)]);
+    }
+    const last = r.snapshot();
+    assert.equal(last.meshVirtualServices, first.meshVirtualServices, 'derived from the first build (its indexes shared), not rebuilt');
+    const full = snapshotFromObjects(r.objects(), { version: r.version });
+    assert.deepEqual(last.services, full.services);
+    for (const s of full.services) assert.deepEqual(last.serviceByHost(s.hostname), full.serviceByHost(s.hostname));
+    for (const [snap, answers] of kept) assert.equal(byHost(snap), answers, `snapshot ${snap.version} unchanged by later changes`);
+    assert.notEqual(byHost(kept[0][0]), byHost(last), 'later changes did change the services');
+  });
 });
