@@ -303,12 +303,14 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     if (!this.hasResources()) return false;
     // Neither the resources nor the subscription changed since the version was last computed: same
     // version, and nothing was or will be sent for it unforced.
-    if (!force && st.viewOf === st.names && st.dirty !== 'all' && st.dirty.size === 0) return false;
-    const view = this.refreshView(kind, st);
+    const unchanged = !force && st.viewOf === st.names && st.dirty !== 'all' && st.dirty.size === 0;
+    const view = unchanged ? st.view! : this.refreshView(kind, st);
     const version = view.version();
-    if (!force && version === st.versionSent) {
+    if (unchanged || (!force && version === st.versionSent)) {
+      // A rejected version wanted again (after a request changed what is rejected) still counts as rejected.
+      if (version !== st.versionSent && st.rejected.has(version)) this.setNacked(st, st.rejectedNacks?.get(version));
       // Back to what the proxy has accepted (e.g. a rejected change undone): nothing is rejected.
-      if (st.versionAcked === version) this.setNacked(st, undefined);
+      if (version === st.versionSent && st.versionAcked === version) this.setNacked(st, undefined);
       return false;
     }
     if (st.rejected.has(version)) {

@@ -141,8 +141,12 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
       updated.set(name, version);
     };
     try {
-      if (st.dirty !== 'all') for (const n of st.dirty) diff(n);
-      else {
+      if (st.dirty !== 'all') {
+        for (const n of st.dirty) diff(n);
+        // Unchanged resources a request may have changed the rejection state of: looked at as a
+        // full pass would (a few: only those rejected at some time).
+        if (st.rejectedNacks) for (const n of this.rejectionCandidates(st)) if (!st.dirty.has(n)) diff(n);
+      } else {
         for (const n of index.keys()) diff(n);
         for (const n of st.sent.keys()) if (!index.has(n)) diff(n);
       }
@@ -162,6 +166,13 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
     this.metrics.pushes.inc({ type: kind });
     this.logger.debug({ proxy: this.proxy?.id, kind, nonce, updated: updates.length, removed: removed.length }, 'sent (delta)');
     return true;
+  }
+
+  /** Names that are, or once were, rejected. */
+  private rejectionCandidates(st: DeltaTypeState): Set<string> {
+    const names = new Set(st.nacked.keys());
+    for (const key of st.rejectedNacks?.keys() ?? []) names.add(key.slice(0, key.lastIndexOf('@')));
+    return names;
   }
 
   /**
