@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildBootstrap } from '../../../src/proxy/bootstrap.js';
-import { hashOf } from '../../../src/xds/connection.js';
+import { DigestMap } from '../../../src/xds/digest.js';
 import { startBackends, stopBackends, type Backend } from '../../helpers/backends.js';
 import { startEnvoy, type EnvoyProcess } from '../../helpers/envoy.js';
 import { startMeshpilot, type MeshpilotProcess } from '../../helpers/meshpilot.js';
@@ -152,10 +152,10 @@ describe('a proxy cut off in the middle of a burst of pushes reconnects and conv
       const held = heldVersions(await envoys[n].configDump());
       assert.ok(!held.listeners.some(([name]) => name.includes(String(extraPorts[n]))), `${g.name}: the extra listener was removed`);
       if (g.delta) {
-        // Delta: meshpilot's version of a type is the hash of the [name, version] pairs it sent.
+        // Delta: meshpilot's version of a type is the digest of the [name, version] pairs it sent.
         // (Envoy's EDS dump carries no versions: endpoints are shown by the traffic above.)
         for (const kind of ['clusters', 'listeners', 'routes'] as const) {
-          assert.equal(hashOf(held[kind].sort()), sent.types[kind].versionSent, `${g.name} ${kind}: Envoy holds what was sent (${JSON.stringify(held[kind])})`);
+          assert.equal(new DigestMap(held[kind]).version(), sent.types[kind].versionSent, `${g.name} ${kind}: Envoy holds what was sent (${JSON.stringify(held[kind])})`);
         }
       } else {
         // SotW: the type-level versions are those of the last responses; the route configuration
