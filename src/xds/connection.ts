@@ -433,9 +433,23 @@ function acknowledge(st: TypeState): void {
 }
 
 /** The resources a NACK rejects: those of the response that its message names, else those changed since the last accepted version. */
+/** Characters that can continue a resource name: an occurrence next to one is part of a longer name. */
+const NAME_CHAR = /[\w.|:/*@-]/;
+
+/** Whether Envoy's error message names `name` as a whole (not `c1` inside `c10` or `a` inside `bad`). */
+export function mentionsName(message: string, name: string): boolean {
+  if (name === '') return false;
+  for (let i = message.indexOf(name); i >= 0; i = message.indexOf(name, i + 1)) {
+    const before = i > 0 ? message[i - 1] : '';
+    const after = message[i + name.length] ?? '';
+    if (!NAME_CHAR.test(before) && !NAME_CHAR.test(after)) return true;
+  }
+  return false;
+}
+
 function nackedNames(st: TypeState, message: string): string[] {
   const inResponse = [...(st.sent?.keys() ?? [])];
-  const named = inResponse.filter((n) => message.includes(n));
+  const named = inResponse.filter((n) => mentionsName(message, n));
   if (named.length) return named;
   const maybe = st.unacked === 'all' ? undefined : st.unacked;
   return inResponse.filter((n) => (!maybe || maybe.has(n)) && st.sent?.get(n) !== st.acked?.get(n));

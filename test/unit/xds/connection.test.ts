@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { createMetrics } from '../../../src/admin/metrics.js';
 import { silentLogger } from '../../../src/log.js';
 import { TYPE_URLS, type XdsResources } from '../../../src/translator/types.js';
-import { AdsConnection, EncodeCache } from '../../../src/xds/connection.js';
+import { AdsConnection, EncodeCache, mentionsName } from '../../../src/xds/connection.js';
 import { Debouncer, mergePushRequests, type DebounceClock } from '../../../src/xds/debounce.js';
 import type { DiscoveryResponse } from '../../../src/xds/service.js';
 import { parseNodeId } from '../../../src/proxy/node.js';
@@ -97,6 +97,20 @@ describe('AdsConnection', () => {
     conn.setResources(resources(4));
     assert.equal(conn.pushAll(), 1, 'new content is');
     return metrics.registry.getSingleMetricAsString('meshpilot_xds_nacks_total').then((m) => assert.match(m, /type="clusters"\} 1/));
+  });
+
+  it("names rejected resources only where Envoy's message names them whole", () => {
+    assert.equal(mentionsName("Error adding/updating cluster(s) outbound|80||a.test.internal: bad", 'outbound|80||a.test.internal'), true);
+    assert.equal(mentionsName("cluster 'c10' rejected", 'c1'), false, 'c1 is not c10');
+    assert.equal(mentionsName('a bad listener', 'bad'), true);
+    assert.equal(mentionsName('badly formed', 'bad'), false);
+    assert.equal(mentionsName("route http.8080 invalid (in 'http.80801')", 'http.8080'), true);
+    assert.equal(mentionsName('outbound|80||a.test.internal2 failed', 'outbound|80||a.test.internal'), false);
+    const { sent, conn } = setup();
+    conn.setResources(resources(1, true));
+    conn.onRequest({ typeUrl: TYPE_URLS.endpoints, resourceNames: ['c1', 'c2'] });
+    conn.onRequest({ typeUrl: TYPE_URLS.endpoints, responseNonce: sent[0].nonce, resourceNames: ['c1', 'c2'], errorDetail: { code: 3, message: "ClusterLoadAssignment 'c2': invalid (c10 unknown)" } });
+    assert.deepEqual(conn.status().types.endpoints?.nackedResources?.map((r) => r.name), ['c2']);
   });
 
   it('serialises equal resources once across connections (cache keyed by type, name and content hash)', () => {
