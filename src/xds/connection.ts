@@ -441,7 +441,9 @@ export function mentionsName(message: string, name: string): boolean {
   if (name === '') return false;
   for (let i = message.indexOf(name); i >= 0; i = message.indexOf(name, i + 1)) {
     const before = i > 0 ? message[i - 1] : '';
-    const after = message[i + name.length] ?? '';
+    const end = i + name.length;
+    // Punctuation ending a sentence or introducing the error ("c1: bad", "… c1.") ends the name too.
+    const after = /^[.:,;](\s|$)/.test(message.slice(end, end + 2)) ? '' : (message[end] ?? '');
     if (!NAME_CHAR.test(before) && !NAME_CHAR.test(after)) return true;
   }
   return false;

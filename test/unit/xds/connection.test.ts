@@ -104,6 +104,8 @@ describe('AdsConnection', () => {
     assert.equal(mentionsName("cluster 'c10' rejected", 'c1'), false, 'c1 is not c10');
     assert.equal(mentionsName('a bad listener', 'bad'), true);
     assert.equal(mentionsName('badly formed', 'bad'), false);
+    assert.equal(mentionsName('rejected: kubernetes://gw-cert.', 'kubernetes://gw-cert'), true);
+    assert.equal(mentionsName('rejected: kubernetes://gw-cert.old', 'kubernetes://gw-cert'), false);
     assert.equal(mentionsName("route http.8080 invalid (in 'http.80801')", 'http.8080'), true);
     assert.equal(mentionsName('outbound|80||a.test.internal2 failed', 'outbound|80||a.test.internal'), false);
     const { sent, conn } = setup();
