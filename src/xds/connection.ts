@@ -84,16 +84,59 @@ export function syncStateOf(t: TypeSyncStatus | undefined): SyncState {
 
 /** Encoded resources shared across proxies: the same content is serialised once. */
 export class EncodeCache {
-  private entries = new Map<string, EncodedAny>();
+  /** `kind/name` → content hash → encoded; both levels in least-recently-used order. */
+  private readonly byName = new Map<string, Map<string, EncodedAny>>();
+  private bytes = 0;
+
+  /**
+   * @param versionsPerName encodings kept per resource name (proxies in different namespaces may
+   *   need different content under one name; a few recent versions cover a push in progress)
+   * @param maxBytes bound on the encoded bytes held; least recently used names go first
+   */
+  constructor(private readonly versionsPerName = 4, private readonly maxBytes = 256 * 1024 * 1024) {}
+
   get(kind: ResourceKind, r: NamedResource, hash: string): EncodedAny {
-    const key = `${kind}\u0000${r.name}\u0000${hash}`;
-    let e = this.entries.get(key);
-    if (!e) {
-      e = encodeResource(kind, r.value, r.name);
-      if (this.entries.size > 200_000) this.entries.clear();
-      this.entries.set(key, e);
+    const key = `${kind}/${r.name}`;
+    let versions = this.byName.get(key);
+    if (versions) {
+      // Most recently used last.
+      this.byName.delete(key);
+      this.byName.set(key, versions);
+    } else {
+      this.byName.set(key, (versions = new Map()));
     }
+    let e = versions.get(hash);
+    if (e) {
+      versions.delete(hash);
+      versions.set(hash, e);
+      return e;
+    }
+    e = encodeResource(kind, r.value, r.name);
+    versions.set(hash, e);
+    this.bytes += e.value.length;
+    if (versions.size > this.versionsPerName) this.drop(versions, versions.keys().next().value as string);
+    this.evict(key);
     return e;
+  }
+
+  /** Encoded bytes held now. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  private drop(versions: Map<string, EncodedAny>, hash: string): void {
+    this.bytes -= versions.get(hash)?.value.length ?? 0;
+    versions.delete(hash);
+  }
+
+  /** Over the byte bound: forget least recently used names (never the one just encoded). */
+  private evict(keep: string): void {
+    for (const [key, versions] of this.byName) {
+      if (this.bytes <= this.maxBytes) return;
+      if (key === keep) continue;
+      for (const hash of [...versions.keys()]) this.drop(versions, hash);
+      this.byName.delete(key);
+    }
   }
 }
 

@@ -134,6 +134,20 @@ describe('AdsConnection', () => {
     assert.notEqual(a, sent[0][0].resources[0]);
   });
 
+  it('keeps a few versions per name and a bounded number of bytes', () => {
+    const cla = (name: string, port: number) => ({ name, value: { clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '10.0.0.1', portValue: port } } } }] }] } });
+    const cache = new EncodeCache(2, 10_000);
+    const first = cache.get('endpoints', cla('c1', 1), 'v1');
+    cache.get('endpoints', cla('c1', 2), 'v2');
+    assert.equal(cache.get('endpoints', cla('c1', 1), 'v1'), first, 'two versions of a name are kept');
+    cache.get('endpoints', cla('c1', 3), 'v3');
+    assert.equal(cache.get('endpoints', cla('c1', 1), 'v1'), first, 'the least recently used version went (v2), not v1');
+    const size = cache.size;
+    for (let i = 0; i < 2000; i++) cache.get('endpoints', cla(`n${i}`, 80), 'v1');
+    assert.ok(cache.size <= 10_000, `bytes held stay within the bound (${cache.size})`);
+    assert.ok(size > 0 && size < 10_000);
+  });
+
   it('ignores requests with a stale nonce', () => {
     const { sent, conn } = setup();
     conn.setResources(resources(1));
