@@ -3,7 +3,7 @@
  *   --suite all|translate|scope|incremental|fanout   (default all)
  *   --services N --vs N --routes N    cold translation mesh (default 1000 / 100 / 5000)
  *   --large N                         larger mesh for the incremental ratio (default 10000)
- *   --runs N --changes N              repetitions (default 20 / 15)
+ *   --runs N --changes N              repetitions (default 20 / 500: a change costs a fraction of a millisecond now, so its median needs many samples)
  *   --proxies N --fanout-services N   fan-out (default 1000 proxies, 100 services)
  *   --envoys N                        fan-out: real Envoys beside the simulated proxies (default 3; 0 = none)
  *   --push-concurrency N              fan-out: meshpilot serve --push-concurrency
@@ -23,7 +23,7 @@ const { values } = parseArgs({
     routes: { type: 'string', default: '5000' },
     large: { type: 'string', default: '10000' },
     runs: { type: 'string', default: '20' },
-    changes: { type: 'string', default: '15' },
+    changes: { type: 'string', default: '500' },
     proxies: { type: 'string', default: '1000' },
     'fanout-services': { type: 'string', default: '100' },
     'fanout-changes': { type: 'string', default: '5' },
