@@ -1,13 +1,14 @@
 /**
  * What `meshpilot serve` gives the ADS server to generate a proxy's resources from the registry:
- * a full translation (logging the translator's notes when they change for the proxy), and the
+ * a full translation (sidecars with the same namespace and workload labels sharing their outbound
+ * side; the translator's notes logged when they change for the proxy), and the
  * endpoint-only fast path (ClusterLoadAssignments of the changed services, shared between proxies
  * that need the same one).
  */
 import type { Logger } from '../log.js';
 import type { Registry } from '../registry/store.js';
 import { indexEdsClusters, translateEndpointsFor, type LoadAssignmentMemo } from '../translator/endpoint-updates.js';
-import { translate } from '../translator/index.js';
+import { translate, type OutboundMemo } from '../translator/index.js';
 import type { XdsServerOptions } from '../xds/server.js';
 
 export type ProxyGenerators = Pick<XdsServerOptions, 'generate' | 'generateEndpoints'>;
@@ -17,9 +18,14 @@ export function proxyGenerators(registry: Registry, logger: Logger): ProxyGenera
   // servers...), logged when it changes for that proxy.
   const lastNotes = new Map<string, string>();
   let claMemo: LoadAssignmentMemo = { version: -1, byKey: new Map() };
+  let outboundMemo: OutboundMemo = { version: -1, byKey: new Map() };
   return {
     generate: (proxy) => {
-      const result = translate(registry.snapshot(), proxy);
+      const snapshot = registry.snapshot();
+      // One memo per snapshot: sidecars of one namespace and workload labels share their outbound
+      // configuration (built, hashed and encoded once per push instead of once per proxy).
+      if (outboundMemo.version !== snapshot.version) outboundMemo = { version: snapshot.version, byKey: new Map() };
+      const result = translate(snapshot, proxy, outboundMemo);
       // Indexed now, with the full translation: a later endpoint change then costs only its services.
       indexEdsClusters(result.clusters);
       const notes = result.notes ?? [];

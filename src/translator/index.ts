@@ -10,7 +10,7 @@ import { buildGatewayListeners } from './gateway-listeners.js';
 import { buildGatewayRoutes } from './gateway-routes.js';
 import { translateProxylessGrpc } from './grpc-proxyless.js';
 import { mergeGatewayServers } from './gateway-servers.js';
-import { computeScope } from './scope.js';
+import { computeScope, type SidecarScope } from './scope.js';
 import { buildSidecarInbound, specialClusters } from './sidecar-inbound.js';
 import { buildSidecarOutbound } from './sidecar-outbound.js';
 import type { NamedResource, XdsResources } from './types.js';
@@ -43,17 +43,54 @@ export function translateGateway(snapshot: ConfigSnapshot, proxy: ProxyInfo): Tr
   };
 }
 
-export function translateSidecar(snapshot: ConfigSnapshot, proxy: ProxyInfo): TranslationResult {
+/** What a sidecar's outbound side is built from and made of: the same for every sidecar of one {@link outboundKey}. */
+interface SidecarOutbound {
+  scope: SidecarScope;
+  out: ReturnType<typeof buildSidecarOutbound>;
+  outbound: ReturnType<typeof buildServiceClusters>;
+}
+
+/**
+ * Outbound configuration already built from one snapshot, shared by the sidecars that need the
+ * same (the caller's, one per snapshot version). Shared resources are never mutated after they are
+ * made, so proxies may hold the same objects (and the server hashes and encodes them once).
+ */
+export interface OutboundMemo {
+  version: number;
+  byKey: Map<string, SidecarOutbound>;
+}
+
+/**
+ * Everything of a sidecar the outbound side depends on: its namespace (visibility, DestinationRule
+ * lookup, sourceNamespace), its workload labels (Sidecar and DestinationRule selection,
+ * sourceLabels, locality) and DNS domain. Not its addresses or name: those only shape its inbound side.
+ */
+export function outboundKey(proxy: ProxyInfo): string {
+  const labels = Object.entries(proxy.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([proxy.type, proxy.namespace, proxy.dnsDomain, labels]);
+}
+
+function sidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, memo?: OutboundMemo): SidecarOutbound {
+  if (memo && memo.version !== snapshot.version) throw new Error(`outbound memo of version ${memo.version} used with snapshot ${snapshot.version}`);
+  const key = memo && outboundKey(proxy);
+  const known = key !== undefined ? memo?.byKey.get(key) : undefined;
+  if (known) return known;
   const scope = computeScope(snapshot, proxy);
-  const out = buildSidecarOutbound(snapshot, proxy, scope);
+  const built = { scope, out: buildSidecarOutbound(snapshot, proxy, scope), outbound: buildServiceClusters(snapshot, proxy, scope.services) };
+  if (key !== undefined) memo?.byKey.set(key, built);
+  return built;
+}
+
+export function translateSidecar(snapshot: ConfigSnapshot, proxy: ProxyInfo, memo?: OutboundMemo): TranslationResult {
+  const { scope, out, outbound } = sidecarOutbound(snapshot, proxy, memo);
   const inbound = buildSidecarInbound(snapshot, proxy, scope);
-  const outbound = buildServiceClusters(snapshot, proxy, scope.services);
   const clusters: NamedResource[] = [...specialClusters(), ...inbound.clusters, ...outbound.clusters];
   return {
     listeners: [...out.listeners, ...inbound.listeners].sort(byName),
-    routes: out.routes.sort(byName),
+    // Copies: the outbound lists may be shared with other sidecars.
+    routes: [...out.routes].sort(byName),
     clusters: clusters.sort(byName),
-    endpoints: outbound.endpoints.sort(byName),
+    endpoints: [...outbound.endpoints].sort(byName),
     secrets: inbound.secrets.sort(byName),
     ...(inbound.notes.length ? { notes: inbound.notes } : {}),
   };
@@ -66,11 +103,12 @@ export function withWorkloadLabels(snapshot: ConfigSnapshot, proxy: ProxyInfo): 
   return labels ? { ...proxy, labels } : proxy;
 }
 
-export function translate(snapshot: ConfigSnapshot, proxy: ProxyInfo): TranslationResult {
+/** A proxy's resources. With a memo (for this snapshot's version), sidecars that need the same outbound configuration share it. */
+export function translate(snapshot: ConfigSnapshot, proxy: ProxyInfo, memo?: OutboundMemo): TranslationResult {
   const p = withWorkloadLabels(snapshot, proxy);
   if (p.type === 'router') return translateGateway(snapshot, p);
   if (isProxylessGrpc(p)) return translateProxylessGrpc(snapshot, p);
-  return translateSidecar(snapshot, p);
+  return translateSidecar(snapshot, p, memo);
 }
 
 export { checkConsistency } from './consistency.js';
