@@ -1,8 +1,9 @@
 /**
- * A few real Envoys beside the simulated proxies of the fan-out benchmark: gateway nodes whose
- * labels select no Gateway (so they bind no port, and any number can run beside other processes)
- * and that receive every service's cluster and endpoints. A change counts as delivered to an Envoy
- * when its own config_dump shows the new endpoint (polled every 10 ms: the time is an upper bound).
+ * A few real Envoys beside the simulated proxies of the fan-out benchmark: gateway nodes (labels
+ * istio=bench-envoy) that receive every service's cluster and endpoints, and the routes of the
+ * bench's own Gateway when the folder has one (bench/mesh.ts benchEnvoyGateway: 127.0.0.1 on a
+ * free port, shared by the Envoys with SO_REUSEPORT). A change counts as delivered to an Envoy when
+ * its own config_dump shows it (polled every 10 ms: the time is an upper bound).
  */
 import { performance } from 'node:perf_hooks';
 import { buildBootstrap } from '../src/proxy/bootstrap.js';
@@ -28,9 +29,17 @@ export async function startBenchEnvoys(count: number, xdsAddress: string, delta:
   return envoys;
 }
 
+/** When (performance.now()) the Envoy's route configurations first contained `needle`; Infinity if not within the timeout. */
+export async function whenRouteSeen(envoy: EnvoyProcess, needle: string, timeoutMs: number): Promise<number> {
+  return whenDumpShows(`${envoy.adminUrl}/config_dump?resource=dynamic_route_configs`, needle, timeoutMs);
+}
+
 /** When (performance.now()) the Envoy's endpoints of clusters whose whole name matches `clusterRegex` first contained `needle`; Infinity if not within the timeout. */
 export async function whenEndpointSeen(envoy: EnvoyProcess, clusterRegex: string, needle: string, timeoutMs: number): Promise<number> {
-  const url = `${envoy.adminUrl}/config_dump?include_eds&resource=dynamic_endpoint_configs&name_regex=${encodeURIComponent(clusterRegex)}`;
+  return whenDumpShows(`${envoy.adminUrl}/config_dump?include_eds&resource=dynamic_endpoint_configs&name_regex=${encodeURIComponent(clusterRegex)}`, needle, timeoutMs);
+}
+
+async function whenDumpShows(url: string, needle: string, timeoutMs: number): Promise<number> {
   const end = performance.now() + timeoutMs;
   while (performance.now() < end) {
     const r = await httpGet(url).catch(() => undefined);

@@ -1,8 +1,10 @@
 /**
  * Fan-out: N simulated ADS clients (bench/load-client.ts) plus a few real Envoys
  * (bench/bench-envoys.ts) against a real `meshpilot serve` child process on a config folder.
- * Measures connect-and-sync time, the time from a config change (an EndpointSlice rewritten in the
- * folder) until every proxy ACKed the new endpoints and every Envoy shows them (p50 / p99 / last),
+ * Measures connect-and-sync time, the time from a config change until every proxy ACKed it and
+ * every Envoy shows it (p50 / p99 / last) — an EndpointSlice rewritten in the folder (new
+ * endpoints: EDS), and one VirtualService rewritten (a header set on one route: new RDS, through
+ * a full translation for every proxy that can see its host) —
  * meshpilot's CPU (steady state and per change), the load client's own CPU per change (it shares
  * the machine: when it is busy, ACK times include its queueing) and RSS per connected proxy.
  * `cpuProfDir` runs meshpilot with --cpu-prof (the profile is written when it exits).
@@ -14,9 +16,12 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { stringify } from 'yaml';
 import type { EnvoyProcess } from '../test/helpers/envoy.js';
-import { startBenchEnvoys, whenEndpointSeen } from './bench-envoys.js';
+import type { Resource } from '../src/api/index.js';
+import type { ResourceKind } from '../src/translator/types.js';
+import { freePort } from '../test/helpers/ports.js';
+import { startBenchEnvoys, whenEndpointSeen, whenRouteSeen } from './bench-envoys.js';
 import { connectProxies, protocolFor, type AdsMode, type SimulatedProxy } from './load-client.js';
-import { endpointSlice, nsOf, syntheticMesh, type MeshSize } from './mesh.js';
+import { benchEnvoyGateway, changingVirtualService, endpointSlice, nsOf, syntheticMesh, type MeshSize } from './mesh.js';
 import { info, median, ms, percentile, report, section } from './stats.js';
 
 const CLK_TCK = 100;
@@ -53,7 +58,14 @@ export interface FanoutOptions {
   /** meshpilot serve --push-concurrency (default: meshpilot's). */
   pushConcurrency?: number;
   cpuProfDir?: string;
+  /** Which changes to measure, in turn on the same meshpilot and proxies (default both): an EndpointSlice rewrite, or one VirtualService rewritten. */
+  changeKinds?: FanoutChange[];
 }
+
+export type FanoutChange = 'endpoints' | 'vs';
+
+/** The bench Envoys' own Gateway (bench/mesh.ts benchEnvoyGateway), which the changing VirtualService is also bound to. */
+const BENCH_GATEWAY = 'istio-system/bench-envoys';
 
 export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
   const envoyCount = opts.envoys ?? 3;
@@ -64,8 +76,15 @@ export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
     writeFileSync(join(dir, `.${file}.tmp`), docs.map((d) => stringify(d)).join('---\n'));
     renameSync(join(dir, `.${file}.tmp`), join(dir, file));
   };
-  write('mesh.yaml', objects.filter((o) => !(o.kind === 'EndpointSlice' && (o.metadata as { name: string }).name === 'svc-0-slice')));
+  // The objects a change rewrites live in files of their own, so the registry sees a one-object change.
+  const changing = (o: Resource) => {
+    const name = (o.metadata as { name: string }).name;
+    return (o.kind === 'EndpointSlice' && name === 'svc-0-slice') || (o.kind === 'VirtualService' && name === 'vs-0');
+  };
+  write('mesh.yaml', objects.filter((o) => !changing(o)));
   write('changing.yaml', [endpointSlice(0)]);
+  const gatewayPort = await freePort();
+  write('changing-vs.yaml', [changingVirtualService(opts.size, BENCH_GATEWAY), benchEnvoyGateway(gatewayPort)]);
   const args = [
     ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []),
     resolve('dist/src/cli/main.js'), 'serve', '--config-dir', dir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--debounce', '100',
@@ -89,7 +108,7 @@ export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
     });
     const pid = proc.pid!;
     // From now on remember when meshpilot applied a config change and when each push loop ended.
-    const marks: Array<{ msg: string; time: number }> = [];
+    const marks: Array<{ msg: string; time: number; affected?: number }> = [];
     let tail = '';
     proc.stdout!.on('data', (c: Buffer) => {
       tail += c.toString('utf8');
@@ -99,8 +118,8 @@ export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
         tail = tail.slice(i + 1);
         if (!line.includes('"msg":"config changed"') && !line.includes('"msg":"push"')) continue;
         try {
-          const e = JSON.parse(line) as { msg: string; time: number };
-          marks.push({ msg: e.msg, time: e.time });
+          const e = JSON.parse(line) as { msg: string; time: number; affected?: number };
+          marks.push({ msg: e.msg, time: e.time, affected: e.affected });
         } catch { /* not a log line */ }
       }
       if (tail.length > 1 << 20) tail = '';
@@ -129,38 +148,49 @@ export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
     report('steady-state meshpilot CPU', `${steadyCores.toFixed(2)} cores`, '≤ 0.5 core', steadyCores <= 0.5);
     report('meshpilot RSS', `${rss1.toFixed(0)} MiB = ${rss0.toFixed(0)} MiB + ${(perProxy * 1024).toFixed(0)} KiB per proxy`, '≤ 400 MB + ≤ 1 MB per proxy', rss0 <= 400 && perProxy <= 1);
 
-    const allLatencies: number[] = [];
-    const lastMs: number[] = [];
-    const changeCpu: number[] = [];
-    const clientCpu: number[] = [];
-    const envoyLast: number[] = [];
-    for (let c = 1; c <= opts.changes; c++) {
-      const before = new Map(proxies.map((p) => [p, p.acks.get('endpoints')?.version]));
-      const cpuBefore = cpuSeconds(pid);
-      const clientBefore = process.cpuUsage();
-      const t0 = performance.now();
-      const t0Wall = Date.now();
-      write('changing.yaml', [endpointSlice(0, c)]);
-      // The changed endpoint's new address (bench/mesh.ts endpointSlice), as Envoy shows it.
-      const seen = envoys.map((e) => whenEndpointSeen(e, '.*svc-0\\.ns-0\\..*', `"address": "10.200.${(c >> 8) & 255}.${c & 255}"`, 120_000));
-      const done = await until(() => proxies.every((p) => p.acks.get('endpoints')?.version !== before.get(p)), 120_000);
-      const envoyLat = (await Promise.all(seen)).map((t) => t - t0);
-      const cu = process.cpuUsage(clientBefore);
-      clientCpu.push((cu.user + cu.system) / 1e6);
-      const lat = [...proxies.map((p) => (p.acks.get('endpoints')?.version !== before.get(p) ? p.acks.get('endpoints')!.at - t0 : Infinity)), ...envoyLat];
-      if (envoyLat.length) envoyLast.push(Math.max(...envoyLat));
-      allLatencies.push(...lat);
-      lastMs.push(Math.max(...lat));
-      changeCpu.push(cpuSeconds(pid) - cpuBefore);
-      const applied = marks.find((m) => m.msg === 'config changed' && m.time >= t0Wall);
-      const pushed = marks.find((m) => m.msg === 'push' && m.time >= t0Wall);
-      info(`change ${c}: meshpilot applied it to the registry after ${applied ? `${applied.time - t0Wall} ms` : '?'}, its push loop over all proxies ended after ${pushed ? `${pushed.time - t0Wall} ms` : '?'}`);
-      info(`change ${c}: all ACKed ${done ? `after ${ms(Math.max(...lat))}` : 'NOT within 120 s'}; p50 ${ms(percentile(lat, 50))}, p99 ${ms(percentile(lat, 99))}${envoyLat.length ? `; Envoys saw it after ${envoyLat.map((l) => ms(l)).join(', ')}` : ''}; meshpilot CPU ${(changeCpu[changeCpu.length - 1] * 1000).toFixed(0)} ms, load client CPU ${(clientCpu[clientCpu.length - 1] * 1000).toFixed(0)} ms; ${kbPerProxy(proxies)} KiB of endpoints per proxy per push`);
-      await sleep(1500);
+    for (const kind of opts.changeKinds ?? ['endpoints', 'vs']) {
+      const label = kind === 'vs' ? 'VirtualService change' : 'endpoint change';
+      const allLatencies: number[] = [];
+      const lastMs: number[] = [];
+      const changeCpu: number[] = [];
+      const clientCpu: number[] = [];
+      const envoyLast: number[] = [];
+      // What a change is ACKed as: new endpoints (EDS), or new route configurations (RDS).
+      const acked: ResourceKind = kind === 'vs' ? 'routes' : 'endpoints';
+      for (let c = 1; c <= opts.changes; c++) {
+        const before = new Map(proxies.map((p) => [p, p.acks.get(acked)?.version]));
+        const cpuBefore = cpuSeconds(pid);
+        const clientBefore = process.cpuUsage();
+        const t0 = performance.now();
+        const t0Wall = Date.now();
+        let seen: Array<Promise<number>>;
+        if (kind === 'vs') {
+          write('changing-vs.yaml', [changingVirtualService(opts.size, BENCH_GATEWAY, c), benchEnvoyGateway(gatewayPort)]);
+          seen = envoys.map((e) => whenRouteSeen(e, `"bench-change-${c}"`, 120_000));
+        } else {
+          write('changing.yaml', [endpointSlice(0, c)]);
+          // The changed endpoint's new address (bench/mesh.ts endpointSlice), as Envoy shows it.
+          seen = envoys.map((e) => whenEndpointSeen(e, '.*svc-0\\.ns-0\\..*', `"address": "10.200.${(c >> 8) & 255}.${c & 255}"`, 120_000));
+        }
+        const done = await until(() => proxies.every((p) => p.acks.get(acked)?.version !== before.get(p)), 120_000);
+        const envoyLat = (await Promise.all(seen)).map((t) => t - t0);
+        const cu = process.cpuUsage(clientBefore);
+        clientCpu.push((cu.user + cu.system) / 1e6);
+        const lat = [...proxies.map((p) => (p.acks.get(acked)?.version !== before.get(p) ? p.acks.get(acked)!.at - t0 : Infinity)), ...envoyLat];
+        if (envoyLat.length) envoyLast.push(Math.max(...envoyLat));
+        allLatencies.push(...lat);
+        lastMs.push(Math.max(...lat));
+        changeCpu.push(cpuSeconds(pid) - cpuBefore);
+        const applied = marks.find((m) => m.msg === 'config changed' && m.time >= t0Wall);
+        const pushed = marks.find((m) => m.msg === 'push' && m.time >= t0Wall);
+        info(`${label} ${c}: meshpilot applied it to the registry after ${applied ? `${applied.time - t0Wall} ms` : '?'}, its push loop over ${pushed?.affected ?? '?'} affected proxies ended after ${pushed ? `${pushed.time - t0Wall} ms` : '?'}`);
+        info(`${label} ${c}: all ACKed ${done ? `after ${ms(Math.max(...lat))}` : 'NOT within 120 s'}; p50 ${ms(percentile(lat, 50))}, p99 ${ms(percentile(lat, 99))}${envoyLat.length ? `; Envoys saw it after ${envoyLat.map((l) => ms(l)).join(', ')}` : ''}; meshpilot CPU ${(changeCpu[changeCpu.length - 1] * 1000).toFixed(0)} ms, load client CPU ${(clientCpu[clientCpu.length - 1] * 1000).toFixed(0)} ms; ${kbPerProxy(proxies, acked)} KiB of ${acked} per proxy per push`);
+        await sleep(1500);
+      }
+      const p99 = percentile(allLatencies, 99);
+      info(`${label}s, over ${opts.changes}: p50 ${ms(percentile(allLatencies, 50))}, median of "last proxy" ${ms(median(lastMs))}${envoyLast.length ? `, median of "last Envoy" ${ms(median(envoyLast))}` : ''}, meshpilot CPU per change median ${(median(changeCpu) * 1000).toFixed(0)} ms (${((median(changeCpu) * 1000) / opts.proxies).toFixed(2)} ms per proxy), load client CPU median ${(median(clientCpu) * 1000).toFixed(0)} ms`);
+      report(`${label} (${opts.mode}) → every proxy ACKed / Envoy updated, p99 over proxies and changes (file watch + 100 ms debounce included; meshpilot CPU ${(median(changeCpu) * 1000).toFixed(0)} ms per change)`, ms(p99), '≤ 500 ms (100 ms debounce + 400 ms)', p99 <= 500);
     }
-    const p99 = percentile(allLatencies, 99);
-    info(`over ${opts.changes} changes: p50 ${ms(percentile(allLatencies, 50))}, median of "last proxy" ${ms(median(lastMs))}${envoyLast.length ? `, median of "last Envoy" ${ms(median(envoyLast))}` : ''}, meshpilot CPU per change median ${(median(changeCpu) * 1000).toFixed(0)} ms (${((median(changeCpu) * 1000) / opts.proxies).toFixed(2)} ms per proxy), load client CPU median ${(median(clientCpu) * 1000).toFixed(0)} ms`);
-    report(`change → every proxy ACKed / Envoy updated, p99 over proxies and changes (file watch + 100 ms debounce included)`, ms(p99), '≤ 500 ms (100 ms debounce + 400 ms)', p99 <= 500);
   } finally {
     for (const e of envoys) await e.stop();
     for (const p of proxies) p.close();
@@ -171,6 +201,6 @@ export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
   }
 }
 
-function kbPerProxy(proxies: readonly SimulatedProxy[]): string {
-  return (median(proxies.map((p) => p.acks.get('endpoints')?.bytes ?? 0)) / 1024).toFixed(1);
+function kbPerProxy(proxies: readonly SimulatedProxy[], kind: ResourceKind): string {
+  return (median(proxies.map((p) => p.acks.get(kind)?.bytes ?? 0)) / 1024).toFixed(1);
 }

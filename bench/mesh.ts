@@ -63,6 +63,28 @@ export function syntheticMesh(size: MeshSize, routesSalt = 0): Resource[] {
   return objs;
 }
 
+/**
+ * The VirtualService change of the fan-out benchmark: vs-0 of `syntheticMesh`, also bound to
+ * `gateway` (the bench Envoys' own Gateway, so they hold its routes too); a non-zero `generation`
+ * sets a request header `x-bench-change: bench-change-N` on its first route (one VS rewritten).
+ */
+export function changingVirtualService(size: MeshSize, gateway: string, generation = 0): Resource {
+  const vs = syntheticMesh(size).find((o) => o.kind === 'VirtualService' && (o.metadata as { name: string }).name === 'vs-0');
+  if (!vs) throw new Error('bench mesh has no vs-0');
+  const doc = structuredClone(vs) as unknown as { spec: { gateways: string[]; http: Array<Record<string, unknown>> } };
+  doc.spec.gateways.push(gateway);
+  if (generation) doc.spec.http[0].headers = { request: { set: { 'x-bench-change': `bench-change-${generation}` } } };
+  return must(doc);
+}
+
+/** A Gateway for the bench Envoys (labels istio=bench-envoy): HTTP on 127.0.0.1:`port` (Envoys share it with SO_REUSEPORT). */
+export function benchEnvoyGateway(port: number): Resource {
+  return must({
+    apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'bench-envoys', namespace: 'istio-system' },
+    spec: { selector: { istio: 'bench-envoy' }, servers: [{ port: { number: port, name: 'http', protocol: 'HTTP' }, bind: '127.0.0.1', hosts: ['*/*'] }] },
+  });
+}
+
 /** A namespace-scoped Sidecar for ns-0: egress to its own namespace and istio-system only. */
 export function scopedSidecar(): Resource {
   return must({ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'default', namespace: 'ns-0' }, spec: { egress: [{ hosts: ['./*', 'istio-system/*'] }] } });

@@ -8,6 +8,7 @@
  *   --envoys N                        fan-out: real Envoys beside the simulated proxies (default 3; 0 = none)
  *   --push-concurrency N              fan-out: meshpilot serve --push-concurrency
  *   --cpu-prof DIR                    fan-out: profile the meshpilot child (--cpu-prof into DIR)
+ *   --fanout-change endpoints,vs      fan-out: which changes to time (default both: an EndpointSlice, a VirtualService)
  */
 import { parseArgs } from 'node:util';
 import { runFanoutBench } from './fanout.bench.js';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     'fanout-services': { type: 'string', default: '100' },
     'fanout-changes': { type: 'string', default: '5' },
     'ads': { type: 'string', default: 'sotw,delta' },
+    'fanout-change': { type: 'string', default: 'endpoints,vs' },
     envoys: { type: 'string', default: '3' },
     'push-concurrency': { type: 'string' },
     'cpu-prof': { type: 'string' },
@@ -51,7 +53,12 @@ for (const s of suites) {
       if (mode !== 'sotw' && mode !== 'delta') throw new Error(`--ads ${mode}: expected sotw, delta or both (sotw,delta)`);
       const envoys = Number(values.envoys);
       if (!Number.isInteger(envoys) || envoys < 0) throw new Error(`--envoys ${values.envoys}: expected a whole number of 0 or more`);
+      const changeKinds = String(values['fanout-change']).split(',').map((k) => {
+        if (k !== 'endpoints' && k !== 'vs') throw new Error(`--fanout-change ${k}: expected endpoints, vs or both (endpoints,vs)`);
+        return k;
+      });
       await runFanoutBench({
+        changeKinds,
         proxies: n('proxies'), size: { services: n('fanout-services'), virtualServices: 10, routes: 200 }, changes: n('fanout-changes'), mode, envoys,
         pushConcurrency: values['push-concurrency'] === undefined ? undefined : n('push-concurrency'), cpuProfDir: values['cpu-prof'],
       });

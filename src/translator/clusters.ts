@@ -11,7 +11,7 @@ import type { ProxyInfo } from '../proxy/node.js';
 import { configPath, refOf } from './config-metadata.js';
 import { outboundClusterName, type ResolvedDestination } from './destinations.js';
 import { protoDuration } from './durations.js';
-import { buildLoadAssignment } from './endpoints.js';
+import { buildLoadAssignment, type LocalityContext } from './endpoints.js';
 import { adsConfigSource } from './http-connection-manager.js';
 import { usesLocalityWeights } from './locality-lb.js';
 import { buildUpstreamTls, type CredentialLookup } from './upstream-tls.js';
@@ -181,6 +181,12 @@ function dnsEndpoints(d: ResolvedDestination): Obj[] {
   })) }];
 }
 
+/** What locality load balancing of a destination's ClusterLoadAssignment needs for one proxy (its DestinationRule's setting). */
+export function localityContextFor(d: ResolvedDestination, dr: DestinationRule | undefined, proxy: ProxyInfo): LocalityContext {
+  const policy = policyFor(d, dr);
+  return { proxy, setting: policy.loadBalancer?.localityLbSetting, outlierDetection: !!policy.outlierDetection };
+}
+
 function policyFor(d: ResolvedDestination, dr: DestinationRule | undefined): PolicyPart {
   const subset = dr?.spec.subsets?.find((s) => s.name === d.subset);
   return effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, d.port);
@@ -296,8 +302,7 @@ export function buildServiceClusters(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     const c = buildOutboundCluster(d, dr, proxy, credentials);
     clusters.push(c);
     if (c.value.type !== 'EDS') continue;
-    const policy = policyFor(d, dr);
-    endpoints.push(buildLoadAssignment(d, dr, { proxy, setting: policy.loadBalancer?.localityLbSetting, outlierDetection: !!policy.outlierDetection }));
+    endpoints.push(buildLoadAssignment(d, dr, localityContextFor(d, dr, proxy)));
   }
   return { clusters, endpoints, secrets: [...secrets.values()] };
 }

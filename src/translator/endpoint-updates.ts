@@ -12,7 +12,10 @@ import type { ConfigSnapshot, MeshService } from '../registry/model.js';
 import type { EndpointChange } from '../registry/store.js';
 import { isProxylessGrpc, type ProxyInfo } from '../proxy/node.js';
 import type { ResolvedDestination } from './destinations.js';
+import { localityContextFor } from './clusters.js';
 import { buildLoadAssignment } from './endpoints.js';
+import { proxyLocality } from './locality-lb.js';
+import { compareStrings } from './ordering.js';
 import type { NamedResource } from './types.js';
 
 interface ClusterService { host?: string; name?: string; namespace?: string }
@@ -60,7 +63,8 @@ function kubeService(snapshot: ConfigSnapshot, host: string, namespace: string, 
 /**
  * Assignments already built from one snapshot, shared by the proxies that need the same one. The
  * key holds everything buildLoadAssignment reads: the cluster (host, port, subset), the service
- * (namespace/name) and the proxy's namespace (the DestinationRule lookup's client namespace).
+ * (namespace/name), the proxy's namespace (the DestinationRule lookup's client namespace) and its
+ * locality and labels (locality load balancing: failover priorities, distribute weights).
  */
 export interface LoadAssignmentMemo {
   version: number;
@@ -78,8 +82,10 @@ export function translateEndpointsFor(snapshot: ConfigSnapshot, proxy: ProxyInfo
   if (proxy.ips.some((ip) => change.addresses.includes(ip))) return undefined;
   const index = indexEdsClusters(clusters);
   const out: NamedResource[] = [];
+  // Locality load balancing reads the proxy's locality (and, for failoverPriority, its labels).
+  const here = `${proxyLocality(proxy)}|${JSON.stringify(Object.entries(proxy.labels).sort(([a], [b]) => compareStrings(a, b)))}`;
   for (const { cluster: c, ...meta } of [...new Set(change.services)].flatMap((s) => index.get(s) ?? [])) {
-    const key = `${proxy.namespace}|${meta.namespace}/${meta.name}|${c.name}`;
+    const key = `${proxy.namespace}|${here}|${meta.namespace}/${meta.name}|${c.name}`;
     const known = memo?.byKey.get(key);
     if (known) {
       out.push(known);
@@ -92,7 +98,9 @@ export function translateEndpointsFor(snapshot: ConfigSnapshot, proxy: ProxyInfo
     const servicePort = svc.ports.find((p) => p.port === Number(portText));
     if (!servicePort) return undefined;
     const d: ResolvedDestination = { host: svc.hostname, port: servicePort.port, subset: subset ?? '', clusterName: c.name, service: svc, servicePort };
-    const cla = buildLoadAssignment(d, snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace));
+    const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace);
+    // As a full translation builds it (clusters.ts): locality failover / distribution for this proxy.
+    const cla = buildLoadAssignment(d, dr, localityContextFor(d, dr, proxy));
     memo?.byKey.set(key, cla);
     out.push(cla);
   }

@@ -16,11 +16,12 @@ export interface GatewayStack {
 }
 
 /** With `delta`, the gateway speaks Delta xDS (DeltaAggregatedResources) instead of State of the World. */
-export async function startGatewayStack(cfg: ConfigDir, opts: { delta?: boolean } = {}): Promise<GatewayStack> {
+export async function startGatewayStack(cfg: ConfigDir, opts: { delta?: boolean; extraLabels?: Record<string, string> } = {}): Promise<GatewayStack> {
   const mp = await startMeshpilot({ configDir: cfg.dir, debounceMs: 50 });
+  const labels = { ...GATEWAY_LABELS, ...opts.extraLabels };
   const start = async () => opts.delta
-    ? startEnvoy({ bootstrap: buildBootstrap({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress, adminAddress: `127.0.0.1:${await freePort()}`, delta: true }), name: 'delta-gateway' })
-    : startEnvoy({ nodeId: GATEWAY_NODE, labels: GATEWAY_LABELS, xdsAddress: mp.xdsAddress });
+    ? startEnvoy({ bootstrap: buildBootstrap({ nodeId: GATEWAY_NODE, labels, xdsAddress: mp.xdsAddress, adminAddress: `127.0.0.1:${await freePort()}`, delta: true }), name: 'delta-gateway' })
+    : startEnvoy({ nodeId: GATEWAY_NODE, labels, xdsAddress: mp.xdsAddress });
   const envoy = await start().catch(async (err: unknown) => { await mp.stop(); throw err; });
   return {
     mp,

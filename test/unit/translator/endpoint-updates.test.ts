@@ -109,4 +109,25 @@ describe('translateEndpointsFor', () => {
     assert.equal(shared[0]!.find((e) => e.name.includes('|v1|')), shared[1]!.find((e) => e.name.includes('|v1|')), 'two ns-0 proxies share one object');
     assert.throws(() => translateEndpointsFor(r.snapshot(), proxies[0], [], change.endpoints!, { version: 0, byKey: new Map() }), /memo of version 0/);
   });
+
+  it('applies the proxy\'s locality load balancing as a full translation does (failover priorities), also with a shared memo', () => {
+    const r = meshRegistry();
+    // svc-4's endpoints are pods in two regions; its DestinationRule has outlier detection (locality failover on).
+    const locs = ['r1.z1', 'r2.z2', 'r2.z2'];
+    const pods = locs.map((l, j) => must({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `w-${j}`, namespace: 'ns-4', labels: { 'istio-locality': l } }, status: { phase: 'Running', podIP: `10.4.0.${j + 1}` } }));
+    const slice = (n: number) => must({ ...endpointSlice(4), endpoints: locs.slice(0, n).map((_, j) => ({ addresses: [`10.4.0.${j + 1}`], conditions: { ready: true } })) } as unknown);
+    const failover = must({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'svc-4', namespace: 'ns-4' }, spec: { host: 'svc-4.ns-4.svc.cluster.local', trafficPolicy: { outlierDetection: { consecutive5xxErrors: 3 } } } });
+    r.applyAll([...pods, slice(2), failover].map((object) => ({ type: 'add' as const, object })));
+    const at = (p: ProxyInfo, l: string): ProxyInfo => ({ ...p, labels: { ...p.labels, 'istio-locality': l } });
+    const proxies = [at(sidecarProxy(0), 'r1.z1'), at(sidecarProxy(10), 'r2.z2'), at(gatewayProxy(), 'r2.z2')];
+    proxies.forEach((proxy, i) => assert.equal(assertSameAsFull(r, proxy, () => r.apply({ type: 'update', object: slice(i % 2 === 0 ? 3 : 2) })), 1));
+    const clusters = new Map(proxies.map((p) => [p.id, translate(r.snapshot(), p).clusters]));
+    const change = changeOf(r, () => r.apply({ type: 'update', object: slice(2) }));
+    const memo: LoadAssignmentMemo = { version: r.snapshot().version, byKey: new Map() };
+    const shared = proxies.map((p) => translateEndpointsFor(r.snapshot(), p, clusters.get(p.id)!, change.endpoints!, memo));
+    assert.deepEqual(shared, proxies.map((p) => translate(r.snapshot(), p).endpoints.filter((e) => e.name.endsWith('|svc-4.ns-4.svc.cluster.local'))));
+    const priorities = (i: number) => JSON.stringify((shared[i]![0].value as { endpoints: Array<{ priority?: number }> }).endpoints.map((e) => e.priority ?? 0));
+    assert.equal(priorities(0), '[0,1]', 'r1 proxy: its own region first');
+    assert.equal(priorities(1), '[1,0]', 'r2 proxy (same namespace, same memo): its own region first');
+  });
 });
