@@ -84,59 +84,40 @@ export function syncStateOf(t: TypeSyncStatus | undefined): SyncState {
 
 /** Encoded resources shared across proxies: the same content is serialised once. */
 export class EncodeCache {
-  /** `kind/name` → content hash → encoded; both levels in least-recently-used order. */
-  private readonly byName = new Map<string, Map<string, EncodedAny>>();
+  /** `kind/name/hash` → encoded, least recently used first. */
+  private readonly entries = new Map<string, EncodedAny>();
   private bytes = 0;
 
   /**
-   * @param versionsPerName encodings kept per resource name (proxies in different namespaces may
-   *   need different content under one name; a few recent versions cover a push in progress)
-   * @param maxBytes bound on the encoded bytes held; least recently used names go first
+   * @param maxBytes bound on the encoded bytes held; the least recently used go first. One name can
+   *   have many contents at once (a route configuration `8080` differs per namespace), so the bound
+   *   is on bytes, not on versions per name.
    */
-  constructor(private readonly versionsPerName = 4, private readonly maxBytes = 256 * 1024 * 1024) {}
+  constructor(private readonly maxBytes = 256 * 1024 * 1024) {}
 
   get(kind: ResourceKind, r: NamedResource, hash: string): EncodedAny {
-    const key = `${kind}/${r.name}`;
-    let versions = this.byName.get(key);
-    if (versions) {
-      // Most recently used last.
-      this.byName.delete(key);
-      this.byName.set(key, versions);
-    } else {
-      this.byName.set(key, (versions = new Map()));
-    }
-    let e = versions.get(hash);
+    const key = `${kind}/${r.name}/${hash}`;
+    let e = this.entries.get(key);
     if (e) {
-      versions.delete(hash);
-      versions.set(hash, e);
+      // Most recently used last.
+      this.entries.delete(key);
+      this.entries.set(key, e);
       return e;
     }
     e = encodeResource(kind, r.value, r.name);
-    versions.set(hash, e);
+    this.entries.set(key, e);
     this.bytes += e.value.length;
-    if (versions.size > this.versionsPerName) this.drop(versions, versions.keys().next().value as string);
-    this.evict(key);
+    for (const [k, old] of this.entries) {
+      if (this.bytes <= this.maxBytes || k === key) break;
+      this.entries.delete(k);
+      this.bytes -= old.value.length;
+    }
     return e;
   }
 
   /** Encoded bytes held now. */
   get size(): number {
     return this.bytes;
-  }
-
-  private drop(versions: Map<string, EncodedAny>, hash: string): void {
-    this.bytes -= versions.get(hash)?.value.length ?? 0;
-    versions.delete(hash);
-  }
-
-  /** Over the byte bound: forget least recently used names (never the one just encoded). */
-  private evict(keep: string): void {
-    for (const [key, versions] of this.byName) {
-      if (this.bytes <= this.maxBytes) return;
-      if (key === keep) continue;
-      for (const hash of [...versions.keys()]) this.drop(versions, hash);
-      this.byName.delete(key);
-    }
   }
 }
 
