@@ -208,9 +208,12 @@ export abstract class ResourceHolder<Res, St extends { dirty: Changed }> {
     for (const kind of RESOURCE_KINDS) {
       // The same list (kept by the generator) is the same content; hashes are taken when needed (resourceHash).
       if (prev && prev[kind] === resources[kind] && !this.stale.has(kind)) continue;
+      // Generations share unchanged resources by reference (the translator's shared outbound side,
+      // endpoint updates): only the names whose object changed need looking at.
+      const changed = prev ? changedNames(this.indexOf(kind), resources[kind]) : 'all';
       this.index.delete(kind);
       this.stale.delete(kind);
-      this.markChanged(kind, 'all');
+      this.markChanged(kind, changed);
     }
     this.given = resources;
   }
@@ -276,6 +279,26 @@ export abstract class ResourceHolder<Res, St extends { dirty: Changed }> {
     if (names === 'all') st.dirty = 'all';
     else if (st.dirty !== 'all') for (const n of names) st.dirty.add(n);
   }
+}
+
+/**
+ * Names whose resource is not the same object in `next` as in `current` (added, removed or
+ * replaced), or 'all' when that is most of them. A replaced object with equal content is found
+ * equal later, by its hash.
+ */
+function changedNames(current: ReadonlyMap<string, NamedResource>, next: readonly NamedResource[]): string[] | 'all' {
+  const changed: string[] = [];
+  const limit = Math.max(8, next.length >> 1);
+  for (const r of next) {
+    const old = current.get(r.name);
+    if (!old || (old !== r && old.value !== r.value)) changed.push(r.name);
+    if (changed.length > limit) return 'all';
+  }
+  if (current.size + changed.length > next.length) {
+    const names = new Set(next.map((r) => r.name));
+    for (const n of current.keys()) if (!names.has(n)) changed.push(n);
+  }
+  return changed.length > limit ? 'all' : changed;
 }
 
 export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> implements XdsStream {
