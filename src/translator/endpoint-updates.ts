@@ -15,7 +15,7 @@ import type { ResolvedDestination } from './destinations.js';
 import { localityContextFor } from './clusters.js';
 import { buildLoadAssignment } from './endpoints.js';
 import { proxyLocality } from './locality-lb.js';
-import { compareStrings } from './ordering.js';
+import { sortedEntries } from './ordering.js';
 import type { NamedResource } from './types.js';
 
 interface ClusterService { host?: string; name?: string; namespace?: string }
@@ -82,9 +82,11 @@ export function translateEndpointsFor(snapshot: ConfigSnapshot, proxy: ProxyInfo
   if (proxy.ips.some((ip) => change.addresses.includes(ip))) return undefined;
   const index = indexEdsClusters(clusters);
   const out: NamedResource[] = [];
+  const affected = [...new Set(change.services)].flatMap((s) => index.get(s) ?? []);
+  if (affected.length === 0) return out;
   // Locality load balancing reads the proxy's locality (and, for failoverPriority, its labels).
-  const here = `${proxyLocality(proxy)}|${JSON.stringify(Object.entries(proxy.labels).sort(([a], [b]) => compareStrings(a, b)))}`;
-  for (const { cluster: c, ...meta } of [...new Set(change.services)].flatMap((s) => index.get(s) ?? [])) {
+  const here = `${proxyLocality(proxy)}|${JSON.stringify(sortedEntries(proxy.labels))}`;
+  for (const { cluster: c, ...meta } of affected) {
     const key = `${proxy.namespace}|${here}|${meta.namespace}/${meta.name}|${c.name}`;
     const known = memo?.byKey.get(key);
     if (known) {

@@ -14,7 +14,7 @@ import { computeScope, type SidecarScope } from './scope.js';
 import { buildSidecarInbound, specialClusters } from './sidecar-inbound.js';
 import { buildSidecarOutbound } from './sidecar-outbound.js';
 import type { NamedResource, XdsResources } from './types.js';
-import { byName } from './ordering.js';
+import { byName, sortedEntries } from './ordering.js';
 
 export interface TranslationResult extends XdsResources {
   /** Things the operator should know (skipped servers, merged hosts...). Not sent to Envoy. */
@@ -66,8 +66,7 @@ export interface OutboundMemo {
  * sourceLabels, locality) and DNS domain. Not its addresses or name: those only shape its inbound side.
  */
 export function outboundKey(proxy: ProxyInfo): string {
-  const labels = Object.entries(proxy.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([proxy.type, proxy.namespace, proxy.dnsDomain, labels]);
+  return JSON.stringify([proxy.type, proxy.namespace, proxy.dnsDomain, sortedEntries(proxy.labels)]);
 }
 
 function sidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, memo?: OutboundMemo): SidecarOutbound {

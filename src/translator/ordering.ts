@@ -9,3 +9,8 @@ export function compareStrings(a: string, b: string): number {
 export function byName<T extends { name: string }>(a: T, b: T): number {
   return compareStrings(a.name, b.name);
 }
+
+/** A map's entries in key order (e.g. workload labels as part of a cache key). */
+export function sortedEntries<V>(m: Readonly<Record<string, V>>): Array<[string, V]> {
+  return Object.entries(m).sort(([a], [b]) => compareStrings(a, b));
+}

@@ -30,10 +30,11 @@ export interface TypeState {
   nonceSent?: string;
   versionAcked?: string;
   lastNack?: NackRecord;
-  /** Versions the proxy rejected: never sent again. */
-  rejected: Set<string>;
-  /** The rejected resources of each rejected version: they count as rejected again whenever that content is what the proxy should have. */
-  rejectedNacks?: Map<string, Array<NackRecord & { name: string }>>;
+  /**
+   * Versions the proxy rejected, with the resources rejected in each: never sent again, and counted
+   * as rejected again whenever that content is what the proxy should have.
+   */
+  rejected: Map<string, Array<NackRecord & { name: string }>>;
   /** Rejected resources: those Envoy's error message names, else those changed since the last accepted version. */
   nacked?: Array<NackRecord & { name: string }>;
   /** Names of the proxy's resources changed since `view` was brought up to date. */
@@ -316,7 +317,7 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     // Every ACK repeats the whole subscription: the current one is kept when it is the same.
     const names: Set<string> | 'wildcard' = wildcard ? 'wildcard' : st && sameAsRequested(st.names, requested) ? st.names : new Set(requested);
     if (!st) {
-      st = { names, rejected: new Set(), dirty: 'all', unsent: 'all', unacked: 'all' };
+      st = { names, rejected: new Map(), dirty: 'all', unsent: 'all', unacked: 'all' };
       this.types.set(kind, st);
     }
     const nonce = req.responseNonce ?? '';
@@ -331,9 +332,8 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
       const rejected = st.versionSent ?? '';
       const nack: NackRecord = { version: rejected, nonce, message: req.errorDetail.message ?? `code ${req.errorDetail.code}`, at: new Date().toISOString() };
       st.lastNack = nack;
-      st.rejected.add(rejected);
       st.nacked = nackedNames(st, nack.message).map((name) => ({ name, ...nack }));
-      (st.rejectedNacks ??= new Map()).set(rejected, st.nacked);
+      st.rejected.set(rejected, st.nacked);
       this.metrics.nacks.inc({ type: kind });
       this.logger.warn({ proxy: this.proxy?.id, kind, version: rejected, names: [...(st.view?.keys() ?? [])], error: nack.message }, 'proxy rejected configuration (NACK); keeping last accepted version');
       if (!namesChanged) return;
@@ -355,7 +355,7 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     const version = view.version();
     if (unchanged || (!force && version === st.versionSent)) {
       // A rejected version wanted again (after a request changed what is rejected) still counts as rejected.
-      if (version !== st.versionSent && st.rejected.has(version)) this.setNacked(st, st.rejectedNacks?.get(version));
+      if (version !== st.versionSent && st.rejected.has(version)) this.setNacked(st, st.rejected.get(version));
       // Back to what the proxy has accepted (e.g. a rejected change undone): nothing is rejected.
       if (version === st.versionSent && st.versionAcked === version) this.setNacked(st, undefined);
       return false;
@@ -363,7 +363,7 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     if (st.rejected.has(version)) {
       this.logger.debug({ proxy: this.proxy?.id, kind, version }, 'not resending a version the proxy rejected');
       // The proxy should have content it rejected before: it is rejecting it still.
-      this.setNacked(st, st.rejectedNacks?.get(version));
+      this.setNacked(st, st.rejected.get(version));
       return false;
     }
     // EDS in State of the World: Envoy keeps named resources that a response leaves out, so once the
@@ -479,7 +479,6 @@ function acknowledge(st: TypeState): void {
   st.unacked = new Set();
 }
 
-/** The resources a NACK rejects: those of the response that its message names, else those changed since the last accepted version. */
 /** Characters that can continue a resource name: an occurrence next to one is part of a longer name. */
 const NAME_CHAR = /[\w.|:/*@-]/;
 
@@ -496,6 +495,7 @@ export function mentionsName(message: string, name: string): boolean {
   return false;
 }
 
+/** The resources a NACK rejects: those of the response that its message names, else those changed since the last accepted version. */
 function nackedNames(st: TypeState, message: string): string[] {
   const inResponse = [...(st.sent?.keys() ?? [])];
   const named = inResponse.filter((n) => mentionsName(message, n));

@@ -31,10 +31,11 @@ export interface DeltaTypeState {
   /** Names changed (in the proxy's resources or the subscription) since the last diff; 'all': diff everything. */
   dirty: Changed;
   inFlight: Map<string, InFlight>;
-  /** `name@version` the proxy rejected: never sent again. */
-  rejected: Set<string>;
-  /** Why each `name@version` was rejected: it counts as rejected again whenever that version is what the proxy should have. */
-  rejectedNacks?: Map<string, NackRecord>;
+  /**
+   * `name@version` the proxy rejected, and why: never sent again, and counted as rejected again
+   * whenever that version is what the proxy should have.
+   */
+  rejected: Map<string, NackRecord>;
   /** Resources whose latest version sent was rejected, with the reason. */
   nacked: Map<string, NackRecord>;
   lastNonce?: string;
@@ -56,7 +57,7 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
     if (!st) {
       st = {
         wildcard: WILDCARD_KINDS.has(kind) && subscribe.length === 0, names: new Set(), sent: new DigestMap(), acked: new DigestMap(),
-        inFlight: new Map(), rejected: new Set(), nacked: new Map(), dirty: 'all',
+        inFlight: new Map(), rejected: new Map(), nacked: new Map(), dirty: 'all',
       };
       this.types.set(kind, st);
       // What the proxy already has (reconnect): not resent while the version matches.
@@ -99,9 +100,9 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
       const names = [...flight.updated.keys()];
       st.lastNack = { version: hashOf([...flight.updated]), nonce, message, at };
       for (const [name, version] of flight.updated) {
-        st.rejected.add(`${name}@${version}`);
-        st.nacked.set(name, { version, nonce, message, at });
-        (st.rejectedNacks ??= new Map()).set(`${name}@${version}`, { version, nonce, message, at });
+        const record = { version, nonce, message, at };
+        st.rejected.set(`${name}@${version}`, record);
+        st.nacked.set(name, record);
       }
       this.metrics.nacks.inc({ type: kind });
       this.logger.warn({ proxy: this.proxy?.id, kind, names: names.slice(0, 20), error: message }, 'proxy rejected configuration (delta NACK); keeping last accepted versions');
@@ -134,7 +135,7 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
       }
       const version = this.resourceVersion(kind, name);
       if (st.sent.get(name) === version || st.rejected.has(`${name}@${version}`)) {
-        if (st.rejectedNacks) this.noteRejection(st, name, version);
+        if (st.rejected.size) this.noteRejection(st, name, version);
         return;
       }
       updates.push({ name, version, resource: this.cache.get(kind, r, version) });
@@ -145,7 +146,7 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
         for (const n of st.dirty) diff(n);
         // Unchanged resources a request may have changed the rejection state of: looked at as a
         // full pass would (a few: only those rejected at some time).
-        if (st.rejectedNacks) for (const n of this.rejectionCandidates(st)) if (!st.dirty.has(n)) diff(n);
+        if (st.rejected.size) for (const n of this.rejectionCandidates(st)) if (!st.dirty.has(n)) diff(n);
       } else {
         for (const n of index.keys()) diff(n);
         for (const n of st.sent.keys()) if (!index.has(n)) diff(n);
@@ -171,7 +172,7 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
   /** Names that are, or once were, rejected. */
   private rejectionCandidates(st: DeltaTypeState): Set<string> {
     const names = new Set(st.nacked.keys());
-    for (const key of st.rejectedNacks?.keys() ?? []) names.add(key.slice(0, key.lastIndexOf('@')));
+    for (const key of st.rejected.keys()) names.add(key.slice(0, key.lastIndexOf('@')));
     return names;
   }
 
@@ -181,7 +182,7 @@ export class DeltaConnection extends ResourceHolder<DeltaDiscoveryResponse, Delt
    */
   private noteRejection(st: DeltaTypeState, name: string, version: string): void {
     const before = st.nacked.get(name);
-    const again = st.rejectedNacks?.get(`${name}@${version}`);
+    const again = st.rejected.get(`${name}@${version}`);
     if (again && before !== again && st.sent.get(name) !== version) st.nacked.set(name, again);
     else if (before && !again && st.acked.get(name) === version) st.nacked.delete(name);
     else return;
