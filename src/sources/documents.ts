@@ -5,6 +5,7 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { type Document, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { compareStrings } from '../registry/ordering.js';
 
 export interface SourceDocument {
   file: string;
@@ -101,18 +102,14 @@ export function parseDocuments(text: string, file: string): { documents: SourceD
   return { documents, errors };
 }
 
-/** Code-unit comparison (not localeCompare), so the order is the same on every machine and locale. */
-function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Collects config files under dir, sorted, skipping dot entries; symlinks are followed once. */
 async function walk(dir: string, out: string[], seen: Set<string>): Promise<void> {
   const real = await realpath(dir);
   if (seen.has(real)) return; // a symlink loop or a folder reached twice
   seen.add(real);
   const entries = await readdir(dir, { withFileTypes: true });
-  for (const e of entries.sort((a, b) => byName(a.name, b.name))) {
+  // Code-unit order (not localeCompare): the same on every machine and locale.
+  for (const e of entries.sort((a, b) => compareStrings(a.name, b.name))) {
     if (e.name.startsWith('.')) continue;
     const p = join(dir, e.name);
     let isDir = e.isDirectory();

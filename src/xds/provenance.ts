@@ -5,6 +5,7 @@
  * is to blame for. Pure: values in, values out.
  */
 import { parseConfigPath, type ConfigRef } from '../translator/config-metadata.js';
+import { compareStrings } from '../translator/ordering.js';
 import type { NamedResource, ResourceKind, XdsResources } from '../translator/types.js';
 import type { ProxySyncStatus } from './connection.js';
 
@@ -83,7 +84,7 @@ export function originsOf(kind: ResourceKind, name: string, resources: XdsResour
     const ref = parseConfigPath(p);
     if (ref) refs.set(objectKey(ref), ref);
   }
-  return [...refs.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, r]) => r);
+  return [...refs.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, r]) => r);
 }
 
 export interface Rejection {
@@ -92,6 +93,11 @@ export interface Rejection {
   /** The rejected resource. */
   name: string;
   message: string;
+}
+
+/** The order rejections are listed in (and so the status message): by proxy, resource kind, resource name. */
+export function compareRejections(a: Pick<Rejection, 'proxy' | 'name'> & { kind: string }, b: Pick<Rejection, 'proxy' | 'name'> & { kind: string }): number {
+  return compareStrings(a.proxy, b.proxy) || compareStrings(a.kind, b.kind) || compareStrings(a.name, b.name);
 }
 
 export interface ObjectRejections {
@@ -126,6 +132,6 @@ export function rejectionsByObject(proxies: readonly ProxySyncStatus[], resource
       }
     }
   }
-  for (const e of out.values()) e.rejections.sort((a, b) => a.proxy.localeCompare(b.proxy) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
+  for (const e of out.values()) e.rejections.sort(compareRejections);
   return out;
 }

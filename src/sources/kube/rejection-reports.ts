@@ -7,6 +7,8 @@
  * the leader-election permissions already cover them, and renewTime says whether the writer lives.
  */
 import type { Logger } from '../../log.js';
+import { compareStrings } from '../../registry/ordering.js';
+import { compareRejections } from '../../xds/provenance.js';
 import { microTime } from './leader.js';
 import type { ObjectRejectionsView } from './reconciled-status.js';
 import type { KubeRest } from './rest.js';
@@ -46,7 +48,8 @@ export function mergeRejections(...maps: Array<Map<string, ObjectRejectionsView>
       out.set(key, have ? { ref: have.ref, rejections: [...have.rejections, ...v.rejections] } : v);
     }
   }
-  for (const [key, v] of out) out.set(key, { ref: v.ref, rejections: [...v.rejections].sort((a, b) => a.proxy.localeCompare(b.proxy) || a.name.localeCompare(b.name)) });
+  // Sorted as one replica's own list is (provenance.ts), so a merged message equals a local one.
+  for (const [key, v] of out) out.set(key, { ref: v.ref, rejections: [...v.rejections].sort(compareRejections) });
   return out;
 }
 
@@ -59,7 +62,7 @@ export function reportName(identity: string): string {
 function serialise(m: Map<string, ObjectRejectionsView>): string {
   const entries: ObjectRejectionsView[] = [];
   let size = 2;
-  for (const v of [...m.values()].sort((a, b) => JSON.stringify(a.ref).localeCompare(JSON.stringify(b.ref)))) {
+  for (const v of [...m.values()].sort((a, b) => compareStrings(JSON.stringify(a.ref), JSON.stringify(b.ref)))) {
     const one = JSON.stringify(v).length + 1;
     if (size + one > MAX_REPORT_CHARS) break;
     size += one;
