@@ -86,8 +86,8 @@ export function checkRegex(issues: Issues, path: string, pattern: string): void 
 
 /** Istio's limit on regex length. */
 const MAX_REGEX_LENGTH = 1024;
-/** The RE2 program size limit meshpilot's bootstrap (like Istio's) gives Envoy. */
-const ENVOY_RE2_MAX_PROGRAM_SIZE = 32768;
+/** The RE2 program size limit meshpilot's bootstrap (like Istio's) gives Envoy (src/proxy/bootstrap.ts). */
+export const ENVOY_RE2_MAX_PROGRAM_SIZE = 32768;
 
 export function checkHeaderName(issues: Issues, path: string, name: string): void {
   if (name === '') issues.error(path, 'header name must not be empty');

@@ -1,4 +1,6 @@
 /** Envoy bootstrap files that point a proxy at meshpilot's ADS server. */
+import { ENVOY_RE2_MAX_PROGRAM_SIZE } from '../api/checks.js';
+
 export interface BootstrapOptions {
   nodeId: string;
   labels?: Record<string, string>;
@@ -65,7 +67,7 @@ export function xdsClusterAddress(xdsAddress: string): Record<string, unknown> {
 function envoyRuntime(): Record<string, unknown> {
   return {
     layers: [
-      { name: 'global config', static_layer: { 're2.max_program_size.error_level': 32768 } },
+      { name: 'global config', static_layer: { 're2.max_program_size.error_level': ENVOY_RE2_MAX_PROGRAM_SIZE } },
       { name: 'admin', admin_layer: {} },
     ],
   };
