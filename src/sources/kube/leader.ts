@@ -27,6 +27,11 @@ export function microTime(d: Date): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
+/** The API path of a namespace's Leases, or of one Lease. */
+export function leasePath(namespace: string, name = ''): string {
+  return `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases${name ? `/${name}` : ''}`;
+}
+
 export class LeaderElector {
   private leader = false;
   private timer?: NodeJS.Timeout;
@@ -65,7 +70,7 @@ export class LeaderElector {
   }
 
   private path(name = ''): string {
-    return `/apis/coordination.k8s.io/v1/namespaces/${this.opts.namespace}/leases${name ? `/${name}` : ''}`;
+    return leasePath(this.opts.namespace, name);
   }
 
   private async tick(): Promise<void> {

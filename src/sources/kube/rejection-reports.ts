@@ -9,7 +9,7 @@
 import type { Logger } from '../../log.js';
 import { compareStrings } from '../../registry/ordering.js';
 import { compareRejections } from '../../xds/provenance.js';
-import { microTime } from './leader.js';
+import { leasePath, microTime } from './leader.js';
 import type { ObjectRejectionsView } from './reconciled-status.js';
 import type { KubeRest } from './rest.js';
 
@@ -126,7 +126,7 @@ export class RejectionReports {
   }
 
   private path(name = ''): string {
-    return `/apis/coordination.k8s.io/v1/namespaces/${this.opts.namespace}/leases${name ? `/${name}` : ''}`;
+    return leasePath(this.opts.namespace, name);
   }
 
   private period(): number {
