@@ -36,6 +36,16 @@ const HCM = 'envoy.filters.network.http_connection_manager';
 
 type Obj = Record<string, unknown>;
 
+/**
+ * Each simulated proxy has a subchannel of its own (one TCP connection, as with real Envoys) and
+ * HTTP/2 flow-control windows of 256 MiB, Envoy's defaults for its xDS connection
+ * (initial_stream_window_size / initial_connection_window_size): with HTTP/2's 64 KiB a 143 KiB
+ * response would wait for window updates from the (busy) load client.
+ */
+const CLIENT_OPTIONS = {
+  'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc-node.flow_control_window': 256 * 1024 * 1024,
+};
+
 /** EDS cluster names of a CDS response. */
 function edsClusters(res: { resources: Array<{ value: Uint8Array }> }): string[] {
   return res.resources.map((a) => decodeResource('clusters', a.value)).filter((c) => c.type === 'EDS').map((c) => String(c.name)).sort();
@@ -67,8 +77,7 @@ function decodeAny(typeName: string, bytes: Uint8Array): Obj {
 export class SotwProtocol implements AdsProtocol {
   connect(address: string, nodeId: string, labels: Record<string, string>): SimulatedProxy {
     const Ctor = grpc.makeGenericClientConstructor(adsServiceDefinition(), 'AggregatedDiscoveryService');
-    // A subchannel of its own: one TCP connection per simulated proxy, as with real Envoys.
-    const client = new Ctor(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    const client = new Ctor(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
     const call = (client as unknown as { StreamAggregatedResources(): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> }).StreamAggregatedResources();
     const acks = new Map<ResourceKind, AckRecord>();
     const errors: string[] = [];
@@ -118,7 +127,7 @@ export class SotwProtocol implements AdsProtocol {
 export class DeltaProtocol implements AdsProtocol {
   connect(address: string, nodeId: string, labels: Record<string, string>): SimulatedProxy {
     const Ctor = grpc.makeGenericClientConstructor(adsServiceDefinition(), 'AggregatedDiscoveryService');
-    const client = new Ctor(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    const client = new Ctor(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
     const call = (client as unknown as { DeltaAggregatedResources(): grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> }).DeltaAggregatedResources();
     const acks = new Map<ResourceKind, AckRecord>();
     const errors: string[] = [];

@@ -8,7 +8,7 @@
 import type { Logger } from '../log.js';
 import type { Registry } from '../registry/store.js';
 import { indexEdsClusters, translateEndpointsFor, type LoadAssignmentMemo } from '../translator/endpoint-updates.js';
-import { translate, type OutboundMemo } from '../translator/index.js';
+import { translate, TranslationMemo } from '../translator/index.js';
 import type { XdsServerOptions } from '../xds/server.js';
 
 export type ProxyGenerators = Pick<XdsServerOptions, 'generate' | 'generateEndpoints'>;
@@ -18,14 +18,12 @@ export function proxyGenerators(registry: Registry, logger: Logger): ProxyGenera
   // servers...), logged when it changes for that proxy.
   const lastNotes = new Map<string, string>();
   let claMemo: LoadAssignmentMemo = { version: -1, byKey: new Map() };
-  let outboundMemo: OutboundMemo = { version: -1, byKey: new Map() };
+  // Across snapshots: shared outbound builds, and unchanged resources keeping their objects.
+  const memo = new TranslationMemo();
   return {
     generate: (proxy) => {
       const snapshot = registry.snapshot();
-      // One memo per snapshot: sidecars of one namespace and workload labels share their outbound
-      // configuration (built, hashed and encoded once per push instead of once per proxy).
-      if (outboundMemo.version !== snapshot.version) outboundMemo = { version: snapshot.version, byKey: new Map() };
-      const result = translate(snapshot, proxy, outboundMemo);
+      const result = translate(snapshot, proxy, memo);
       // Indexed now, with the full translation: a later endpoint change then costs only its services.
       indexEdsClusters(result.clusters);
       const notes = result.notes ?? [];

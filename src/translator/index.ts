@@ -15,6 +15,7 @@ import { buildSidecarInbound, specialClusters } from './sidecar-inbound.js';
 import { buildSidecarOutbound } from './sidecar-outbound.js';
 import type { NamedResource, XdsResources } from './types.js';
 import { byName, sortedEntries } from './ordering.js';
+import { internResources } from './content-hash.js';
 
 export interface TranslationResult extends XdsResources {
   /** Things the operator should know (skipped servers, merged hosts...). Not sent to Envoy. */
@@ -46,53 +47,183 @@ export function translateGateway(snapshot: ConfigSnapshot, proxy: ProxyInfo): Tr
 /** What a sidecar's outbound side is built from and made of: the same for every sidecar of one {@link outboundKey}. */
 interface SidecarOutbound {
   scope: SidecarScope;
+  /** Listeners and route configurations, sorted by name. */
   out: ReturnType<typeof buildSidecarOutbound>;
+  /** Clusters and ClusterLoadAssignments, sorted by name. */
   outbound: ReturnType<typeof buildServiceClusters>;
 }
 
+/** A sidecar's own (inbound) resources, special clusters included. */
+interface SidecarInbound {
+  listeners: NamedResource[];
+  clusters: NamedResource[];
+  secrets: NamedResource[];
+}
+
+/** What one sidecar was last given, and from which parts. */
+interface SidecarTranslation {
+  outbound: SidecarOutbound;
+  inbound: SidecarInbound;
+  result: TranslationResult;
+}
+
 /**
- * Outbound configuration already built from one snapshot, shared by the sidecars that need the
- * same (the caller's, one per snapshot version). Shared resources are never mutated after they are
- * made, so proxies may hold the same objects (and the server hashes and encodes them once).
+ * What `meshpilot serve` keeps between translations so that a push costs what changed:
+ * - sidecars with the same {@link outboundKey} share one outbound build per snapshot (shared
+ *   resources are never mutated after they are made, so proxies may hold the same objects and the
+ *   server hashes and encodes them once);
+ * - a resource whose content is what it was in the previous build of the same part keeps its
+ *   previous object, and a proxy whose parts are all unchanged gets its previous lists back, so
+ *   downstream a VirtualService change touches the route configurations it changed and nothing else.
+ * Only content decides what is reused (object identity, or equal content hashes), so a translation
+ * with the memo is always equal to one without.
  */
-export interface OutboundMemo {
-  version: number;
-  byKey: Map<string, SidecarOutbound>;
+export class TranslationMemo {
+  private version = -1;
+  /** Outbound builds from the snapshot of `version`, by outbound key. */
+  private byKey = new Map<string, SidecarOutbound>();
+  /** The latest outbound build per key, of any snapshot: what a new build is interned against. */
+  private readonly latest = new Map<string, SidecarOutbound>();
+  /** Per proxy (the object the server holds for its connection), what it was last given. */
+  private readonly sidecars = new WeakMap<ProxyInfo, SidecarTranslation>();
+
+  /** Outbound keys built from the current snapshot (tests). */
+  get outboundBuilds(): number {
+    return this.byKey.size;
+  }
+
+  /** The shared outbound side for `proxy` in `snapshot` (built once per key and snapshot). */
+  outboundFor(snapshot: ConfigSnapshot, proxy: ProxyInfo): SidecarOutbound {
+    if (snapshot.version < this.version) return buildOutbound(snapshot, proxy);
+    if (snapshot.version !== this.version) {
+      this.version = snapshot.version;
+      this.byKey = new Map();
+    }
+    const key = outboundKey(snapshot, proxy);
+    const known = this.byKey.get(key);
+    if (known) return known;
+    const built = internOutbound(buildOutbound(snapshot, proxy), this.latest.get(key));
+    this.byKey.set(key, built);
+    // Bounded: keys of workloads long gone are dropped all at once (interning just starts over).
+    if (this.latest.size >= 10_000 && !this.latest.has(key)) this.latest.clear();
+    this.latest.set(key, built);
+    return built;
+  }
+
+  lastOf(proxy: ProxyInfo): SidecarTranslation | undefined {
+    return this.sidecars.get(proxy);
+  }
+
+  remember(proxy: ProxyInfo, t: SidecarTranslation): void {
+    this.sidecars.set(proxy, t);
+  }
 }
 
 /**
  * Everything of a sidecar the outbound side depends on: its namespace (visibility, DestinationRule
- * lookup, sourceNamespace), its workload labels (Sidecar and DestinationRule selection,
- * sourceLabels, locality) and DNS domain. Not its addresses or name: those only shape its inbound side.
+ * lookup, sourceNamespace), its DNS domain and those of its workload labels that something in the
+ * snapshot looks at (see {@link labelKeysRead}). Not its addresses or name: those only shape its
+ * inbound side. Sidecars of one Deployment, or of a namespace where no selector tells them apart,
+ * share one key.
  */
-export function outboundKey(proxy: ProxyInfo): string {
-  return JSON.stringify([proxy.type, proxy.namespace, proxy.dnsDomain, sortedEntries(proxy.labels)]);
+export function outboundKey(snapshot: ConfigSnapshot, proxy: ProxyInfo): string {
+  const read = labelKeysRead(snapshot);
+  const labels = sortedEntries(proxy.labels).filter(([k]) => read.has(k));
+  return JSON.stringify([proxy.type, proxy.namespace, proxy.dnsDomain, labels]);
 }
 
-function sidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, memo?: OutboundMemo): SidecarOutbound {
-  if (memo && memo.version !== snapshot.version) throw new Error(`outbound memo of version ${memo.version} used with snapshot ${snapshot.version}`);
-  const key = memo && outboundKey(proxy);
-  const known = key !== undefined ? memo?.byKey.get(key) : undefined;
-  if (known) return known;
-  const scope = computeScope(snapshot, proxy);
-  const built = { scope, out: buildSidecarOutbound(snapshot, proxy, scope), outbound: buildServiceClusters(snapshot, proxy, scope.services) };
-  if (key !== undefined) memo?.byKey.set(key, built);
-  return built;
-}
+/** Workload labels that give a sidecar its locality (registry/services.ts localityOf). */
+const LOCALITY_LABELS = ['istio-locality', 'topology.kubernetes.io/region', 'topology.kubernetes.io/zone', 'topology.istio.io/subzone'];
 
-export function translateSidecar(snapshot: ConfigSnapshot, proxy: ProxyInfo, memo?: OutboundMemo): TranslationResult {
-  const { scope, out, outbound } = sidecarOutbound(snapshot, proxy, memo);
-  const inbound = buildSidecarInbound(snapshot, proxy, scope);
-  const clusters: NamedResource[] = [...specialClusters(), ...inbound.clusters, ...outbound.clusters];
-  return {
-    listeners: [...out.listeners, ...inbound.listeners].sort(byName),
-    // Copies: the outbound lists may be shared with other sidecars.
-    routes: [...out.routes].sort(byName),
-    clusters: clusters.sort(byName),
-    endpoints: [...outbound.endpoints].sort(byName),
-    secrets: inbound.secrets.sort(byName),
-    ...(inbound.notes.length ? { notes: inbound.notes } : {}),
+const labelKeysBySnapshot = new WeakMap<ConfigSnapshot, ReadonlySet<string>>();
+
+/**
+ * The workload label keys a sidecar's outbound configuration can depend on in this snapshot:
+ * locality labels, and every key named by a Sidecar or DestinationRule workloadSelector, a
+ * VirtualService match's sourceLabels or a DestinationRule's failoverPriority. Two sidecars whose
+ * labels agree on these get the same outbound configuration (what the selectors and matches see
+ * of them is the same).
+ */
+export function labelKeysRead(snapshot: ConfigSnapshot): ReadonlySet<string> {
+  let keys = labelKeysBySnapshot.get(snapshot);
+  if (keys) return keys;
+  const found = new Set<string>(LOCALITY_LABELS);
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x);
+      return;
+    }
+    if (!v || typeof v !== 'object') return;
+    for (const [k, x] of Object.entries(v)) {
+      if ((k === 'sourceLabels' || k === 'labels' || k === 'matchLabels') && x && typeof x === 'object' && !Array.isArray(x)) {
+        for (const key of Object.keys(x)) found.add(key);
+      } else if (k === 'failoverPriority' && Array.isArray(x)) {
+        for (const p of x) if (typeof p === 'string') found.add(p.includes('=') ? p.slice(0, p.indexOf('=')) : p);
+      }
+      walk(x);
+    }
   };
+  for (const list of [snapshot.virtualServices, snapshot.destinationRules, snapshot.sidecars]) for (const o of list) walk(o.spec);
+  labelKeysBySnapshot.set(snapshot, (keys = found));
+  return keys;
+}
+
+function buildOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo): SidecarOutbound {
+  const scope = computeScope(snapshot, proxy);
+  const out = buildSidecarOutbound(snapshot, proxy, scope);
+  const outbound = buildServiceClusters(snapshot, proxy, scope.services);
+  return {
+    scope,
+    out: { listeners: out.listeners.sort(byName), routes: out.routes.sort(byName) },
+    outbound: { ...outbound, clusters: outbound.clusters.sort(byName), endpoints: outbound.endpoints.sort(byName) },
+  };
+}
+
+function internOutbound(built: SidecarOutbound, prev: SidecarOutbound | undefined): SidecarOutbound {
+  if (!prev) return built;
+  return {
+    scope: built.scope,
+    out: { listeners: internResources(built.out.listeners, prev.out.listeners), routes: internResources(built.out.routes, prev.out.routes) },
+    outbound: {
+      ...built.outbound,
+      clusters: internResources(built.outbound.clusters, prev.outbound.clusters),
+      endpoints: internResources(built.outbound.endpoints, prev.outbound.endpoints),
+    },
+  };
+}
+
+/** The sorted union of two lists (the first one when the second is empty). */
+function union(a: NamedResource[], b: NamedResource[]): NamedResource[] {
+  return b.length === 0 ? [...a] : [...a, ...b].sort(byName);
+}
+
+export function translateSidecar(snapshot: ConfigSnapshot, proxy: ProxyInfo, memo?: TranslationMemo, memoKey: ProxyInfo = proxy): TranslationResult {
+  const shared = memo ? memo.outboundFor(snapshot, proxy) : buildOutbound(snapshot, proxy);
+  const { scope, out, outbound } = shared;
+  const built = buildSidecarInbound(snapshot, proxy, scope);
+  const last = memo?.lastOf(memoKey);
+  const inbound: SidecarInbound = {
+    listeners: internResources(built.listeners, last?.inbound.listeners),
+    clusters: internResources([...specialClusters(), ...built.clusters].sort(byName), last?.inbound.clusters),
+    secrets: internResources(built.secrets.sort(byName), last?.inbound.secrets),
+  };
+  const notes = built.notes.length ? { notes: built.notes } : {};
+  // A list whose parts are those of the previous translation is the previous list.
+  const was = last?.result;
+  const unchanged = (a: unknown, b: unknown) => was !== undefined && a === b;
+  const result: TranslationResult = {
+    listeners: unchanged(out.listeners, last?.outbound.out.listeners) && unchanged(inbound.listeners, last?.inbound.listeners)
+      ? was!.listeners : union(out.listeners, inbound.listeners),
+    // Copies: the outbound lists are shared with other sidecars.
+    routes: unchanged(out.routes, last?.outbound.out.routes) ? was!.routes : [...out.routes],
+    clusters: unchanged(outbound.clusters, last?.outbound.outbound.clusters) && unchanged(inbound.clusters, last?.inbound.clusters)
+      ? was!.clusters : union(inbound.clusters, outbound.clusters),
+    endpoints: unchanged(outbound.endpoints, last?.outbound.outbound.endpoints) ? was!.endpoints : [...outbound.endpoints],
+    secrets: unchanged(inbound.secrets, last?.inbound.secrets) ? was!.secrets : [...inbound.secrets],
+    ...notes,
+  };
+  memo?.remember(memoKey, { outbound: shared, inbound, result });
+  return result;
 }
 
 /** A proxy that sent no labels gets those of its pod in the registry (found by name, else by IP). */
@@ -102,12 +233,15 @@ export function withWorkloadLabels(snapshot: ConfigSnapshot, proxy: ProxyInfo): 
   return labels ? { ...proxy, labels } : proxy;
 }
 
-/** A proxy's resources. With a memo (for this snapshot's version), sidecars that need the same outbound configuration share it. */
-export function translate(snapshot: ConfigSnapshot, proxy: ProxyInfo, memo?: OutboundMemo): TranslationResult {
+/**
+ * A proxy's resources. With a memo (kept by the caller across snapshots), sidecars that need the
+ * same outbound configuration share it, and unchanged resources keep their objects (see {@link TranslationMemo}).
+ */
+export function translate(snapshot: ConfigSnapshot, proxy: ProxyInfo, memo?: TranslationMemo): TranslationResult {
   const p = withWorkloadLabels(snapshot, proxy);
   if (p.type === 'router') return translateGateway(snapshot, p);
   if (isProxylessGrpc(p)) return translateProxylessGrpc(snapshot, p);
-  return translateSidecar(snapshot, p, memo);
+  return translateSidecar(snapshot, p, memo, proxy);
 }
 
 export { checkConsistency } from './consistency.js';

@@ -3,10 +3,10 @@
  * what it ACKed and what it rejected. A NACK keeps the last ACKed version in force and the
  * rejected version is never sent again; only new content is.
  */
-import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../admin/metrics.js';
 import type { ProxyInfo } from '../proxy/node.js';
+import { contentHash, hashOf } from '../translator/content-hash.js';
 import { RESOURCE_KINDS, TYPE_URLS, type NamedResource, type ResourceKind, type XdsResources } from '../translator/types.js';
 import { DigestMap } from './digest.js';
 import { encodeResource, type EncodedAny } from './encode.js';
@@ -122,21 +122,10 @@ export class EncodeCache {
   }
 }
 
-export function hashOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
-}
+export { hashOf };
 
-/**
- * Content hash of a resource value, computed once per value object: translator output is never
- * mutated after it is made, so a value that is reused (an endpoint-only update keeps the proxy's
- * other resources) is not hashed again.
- */
-const valueHashes = new WeakMap<object, string>();
-function resourceHash(value: object): string {
-  let h = valueHashes.get(value);
-  if (h === undefined) valueHashes.set(value, (h = hashOf(value)));
-  return h;
-}
+/** Content hash (version) of a resource value, once per value object (see translator/content-hash.ts). */
+const resourceHash = contentHash;
 
 /** What the server needs of a stream, State of the World or Delta. */
 export interface XdsStream {

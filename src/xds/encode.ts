@@ -6,7 +6,7 @@
  */
 import { TYPE_URLS, type ResourceKind } from '../translator/types.js';
 import { envoyRoot } from './protos.js';
-import { EncodeError, planForUrl, writeMessage } from './wire-encoder.js';
+import { EncodeError, planForUrl, writeMessage, writeMessageTransient } from './wire-encoder.js';
 
 export interface EncodedAny {
   type_url: string;
@@ -19,8 +19,20 @@ function typeNameOf(typeUrl: string): string {
 
 /** Encodes one message given its type URL or full name; errors name `path` and the field path below it. */
 export function encodeMessage(typeUrlOrName: string, obj: Record<string, unknown>, path = typeNameOf(typeUrlOrName)): Uint8Array {
+  return encodeWith(writeMessage, typeUrlOrName, obj, path);
+}
+
+/**
+ * Like {@link encodeMessage}, but the bytes are only valid until the next encoding (a view of a
+ * reused buffer): for callers that copy them at once.
+ */
+export function encodeMessageTransient(typeUrlOrName: string, obj: Record<string, unknown>): Uint8Array {
+  return encodeWith(writeMessageTransient, typeUrlOrName, obj, typeNameOf(typeUrlOrName));
+}
+
+function encodeWith(write: typeof writeMessage, typeUrlOrName: string, obj: Record<string, unknown>, path: string): Uint8Array {
   try {
-    return writeMessage(planForUrl(typeUrlOrName), obj);
+    return write(planForUrl(typeUrlOrName), obj);
   } catch (err) {
     if (err instanceof EncodeError) throw new Error(`${err.pathFrom(path)}: ${err.detail}`);
     throw new Error(`${path}: ${err instanceof Error ? err.message : String(err)}`);

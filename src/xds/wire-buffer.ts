@@ -17,6 +17,11 @@ export class WireBuffer {
     this.pos = 0;
   }
 
+  /** What was written since reset, as a view of the buffer: valid only until the next write. */
+  view(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
   /** A copy of what was written since `start` (0: since reset). */
   copy(start = 0): Buffer {
     const out = Buffer.allocUnsafe(this.pos - start);

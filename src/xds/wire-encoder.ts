@@ -424,3 +424,13 @@ export function writeMessage(plan: MessagePlan, obj: Record<string, unknown>): U
   writeFields(out, plan, obj);
   return out.copy();
 }
+
+/**
+ * Like {@link writeMessage}, but the bytes are a view of the shared buffer that the next encoding
+ * overwrites: for a caller that copies them before encoding anything else (no allocation).
+ */
+export function writeMessageTransient(plan: MessagePlan, obj: Record<string, unknown>): Uint8Array {
+  out.reset();
+  writeFields(out, plan, obj);
+  return out.view();
+}
