@@ -159,6 +159,7 @@ export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
       const acked: ResourceKind = kind === 'vs' ? 'routes' : 'endpoints';
       for (let c = 1; c <= opts.changes; c++) {
         const before = new Map(proxies.map((p) => [p, p.acks.get(acked)?.version]));
+        const receivedBefore = totalReceived(proxies);
         const cpuBefore = cpuSeconds(pid);
         const clientBefore = process.cpuUsage();
         const t0 = performance.now();
@@ -181,10 +182,11 @@ export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
         allLatencies.push(...lat);
         lastMs.push(Math.max(...lat));
         changeCpu.push(cpuSeconds(pid) - cpuBefore);
+        const received = [...totalReceived(proxies)].map(([k, n]) => `${k} ${((n - (receivedBefore.get(k) ?? 0)) / proxies.length).toFixed(2)}`).join(', ');
         const applied = marks.find((m) => m.msg === 'config changed' && m.time >= t0Wall);
         const pushed = marks.find((m) => m.msg === 'push' && m.time >= t0Wall);
         info(`${label} ${c}: meshpilot applied it to the registry after ${applied ? `${applied.time - t0Wall} ms` : '?'}, its push loop over ${pushed?.affected ?? '?'} affected proxies ended after ${pushed ? `${pushed.time - t0Wall} ms` : '?'}`);
-        info(`${label} ${c}: all ACKed ${done ? `after ${ms(Math.max(...lat))}` : 'NOT within 120 s'}; p50 ${ms(percentile(lat, 50))}, p99 ${ms(percentile(lat, 99))}${envoyLat.length ? `; Envoys saw it after ${envoyLat.map((l) => ms(l)).join(', ')}` : ''}; meshpilot CPU ${(changeCpu[changeCpu.length - 1] * 1000).toFixed(0)} ms, load client CPU ${(clientCpu[clientCpu.length - 1] * 1000).toFixed(0)} ms; ${kbPerProxy(proxies, acked)} KiB of ${acked} per proxy per push`);
+        info(`${label} ${c}: all ACKed ${done ? `after ${ms(Math.max(...lat))}` : 'NOT within 120 s'}; p50 ${ms(percentile(lat, 50))}, p99 ${ms(percentile(lat, 99))}${envoyLat.length ? `; Envoys saw it after ${envoyLat.map((l) => ms(l)).join(', ')}` : ''}; meshpilot CPU ${(changeCpu[changeCpu.length - 1] * 1000).toFixed(0)} ms, load client CPU ${(clientCpu[clientCpu.length - 1] * 1000).toFixed(0)} ms; ${kbPerProxy(proxies, acked)} KiB of ${acked} per proxy per push; responses per proxy: ${received}`);
         await sleep(1500);
       }
       const p99 = percentile(allLatencies, 99);
@@ -199,6 +201,13 @@ export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
     if (proc.exitCode === null) proc.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Responses received per type by all simulated proxies so far. */
+function totalReceived(proxies: readonly SimulatedProxy[]): Map<ResourceKind, number> {
+  const out = new Map<ResourceKind, number>();
+  for (const p of proxies) for (const [k, n] of p.received) out.set(k, (out.get(k) ?? 0) + n);
+  return out;
 }
 
 function kbPerProxy(proxies: readonly SimulatedProxy[], kind: ResourceKind): string {

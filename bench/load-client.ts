@@ -1,5 +1,5 @@
 /**
- * An in-repo ADS load client: N simulated proxies over grpc-js, each its own TCP connection, that
+ * An in-repo ADS load client: N simulated proxies, each its own HTTP/2 connection (bench/grpc-stream.ts), that
  * subscribe the way Envoy does (CDS and LDS wildcard, then EDS for the EDS clusters and RDS for
  * the route configurations the listeners name) and ACK every response. It records when each type
  * was last ACKed at which version, so a benchmark can time "change → every proxy ACKed".
@@ -7,12 +7,13 @@
  * The protocol lives behind `AdsProtocol`: State of the World (StreamAggregatedResources) or
  * Delta (DeltaAggregatedResources, where a type's version is the response's system_version_info).
  */
-import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
+import type { Type } from 'protobufjs';
 import { RESOURCE_KINDS, TYPE_URLS, type ResourceKind } from '../src/translator/types.js';
 import { decodeResource, jsToStruct } from '../src/xds/encode.js';
 import { envoyRoot } from '../src/xds/protos.js';
-import { adsServiceDefinition, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from '../src/xds/service.js';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse } from '../src/xds/service.js';
+import { GrpcStream } from './grpc-stream.js';
 
 export type AdsMode = 'sotw' | 'delta';
 
@@ -22,6 +23,8 @@ export interface SimulatedProxy {
   readonly nodeId: string;
   /** Last ACK per type (performance.now() time). */
   readonly acks: Map<ResourceKind, AckRecord>;
+  /** Responses received per type since connecting. */
+  readonly received: Map<ResourceKind, number>;
   readonly errors: string[];
   close(): void;
 }
@@ -36,15 +39,23 @@ const HCM = 'envoy.filters.network.http_connection_manager';
 
 type Obj = Record<string, unknown>;
 
+const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
+
 /**
- * Each simulated proxy has a subchannel of its own (one TCP connection, as with real Envoys) and
- * HTTP/2 flow-control windows of 256 MiB, Envoy's defaults for its xDS connection
- * (initial_stream_window_size / initial_connection_window_size): with HTTP/2's 64 KiB a 143 KiB
- * response would wait for window updates from the (busy) load client.
+ * An ADS stream of one simulated proxy (its own HTTP/2 connection, as with real Envoys): requests
+ * encoded and responses decoded with the Envoy protos. A decoded response's bytes are views valid
+ * only while `onResponse` runs (see grpc-stream.ts).
  */
-const CLIENT_OPTIONS = {
-  'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc-node.flow_control_window': 256 * 1024 * 1024,
-};
+function adsStream<Req, Res>(address: string, method: string, reqType: string, resType: string, onResponse: (res: Res) => void, onError: (msg: string) => void) {
+  const root = envoyRoot();
+  const ReqT: Type = root.lookupType(reqType);
+  const ResT: Type = root.lookupType(resType);
+  const stream = new GrpcStream(address, `${ADS}/${method}`, (bytes) => onResponse(ResT.toObject(ResT.decode(bytes), { longs: Number, enums: String }) as Res), onError);
+  return {
+    write: (req: Req) => stream.write(ReqT.encode(ReqT.fromObject(req as Record<string, unknown>)).finish()),
+    close: () => stream.close(),
+  };
+}
 
 /** EDS cluster names of a CDS response. */
 function edsClusters(res: { resources: Array<{ value: Uint8Array }> }): string[] {
@@ -76,10 +87,8 @@ function decodeAny(typeName: string, bytes: Uint8Array): Obj {
 
 export class SotwProtocol implements AdsProtocol {
   connect(address: string, nodeId: string, labels: Record<string, string>): SimulatedProxy {
-    const Ctor = grpc.makeGenericClientConstructor(adsServiceDefinition(), 'AggregatedDiscoveryService');
-    const client = new Ctor(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
-    const call = (client as unknown as { StreamAggregatedResources(): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> }).StreamAggregatedResources();
     const acks = new Map<ResourceKind, AckRecord>();
+    const received = new Map<ResourceKind, number>();
     const errors: string[] = [];
     const subscribed = new Map<ResourceKind, string[]>([['clusters', []], ['listeners', []]]);
     const node = { id: nodeId, cluster: 'load-client', metadata: jsToStruct({ LABELS: labels }) };
@@ -94,9 +103,10 @@ export class SotwProtocol implements AdsProtocol {
       subscribed.set(kind, names);
       send({ typeUrl: TYPE_URLS[kind], resourceNames: names });
     };
-    call.on('data', (res: DiscoveryResponse) => {
+    const onResponse = (res: DiscoveryResponse) => {
       const kind = KIND_OF.get(res.typeUrl);
       if (!kind) return;
+      received.set(kind, (received.get(kind) ?? 0) + 1);
       try {
         // Envoy ACKs CDS/LDS after asking for what they reference (EDS/RDS follow the warming order).
         if (kind === 'clusters') subscribe('endpoints', edsClusters(res));
@@ -106,15 +116,15 @@ export class SotwProtocol implements AdsProtocol {
       } catch (err) {
         errors.push(`${kind}: ${err instanceof Error ? err.message : String(err)}`);
       }
-    });
-    call.on('error', (err) => errors.push(`stream: ${err.message}`));
+    };
+    const call = adsStream<DiscoveryRequest, DiscoveryResponse>(address, 'StreamAggregatedResources',
+      'envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse', onResponse, (e) => errors.push(e));
     send({ typeUrl: TYPE_URLS.clusters, resourceNames: [] });
     send({ typeUrl: TYPE_URLS.listeners, resourceNames: [] });
     return {
-      nodeId, acks, errors,
+      nodeId, acks, received, errors,
       close() {
-        call.cancel();
-        client.close();
+        call.close();
       },
     };
   }
@@ -126,10 +136,8 @@ export class SotwProtocol implements AdsProtocol {
  */
 export class DeltaProtocol implements AdsProtocol {
   connect(address: string, nodeId: string, labels: Record<string, string>): SimulatedProxy {
-    const Ctor = grpc.makeGenericClientConstructor(adsServiceDefinition(), 'AggregatedDiscoveryService');
-    const client = new Ctor(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
-    const call = (client as unknown as { DeltaAggregatedResources(): grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> }).DeltaAggregatedResources();
     const acks = new Map<ResourceKind, AckRecord>();
+    const received = new Map<ResourceKind, number>();
     const errors: string[] = [];
     // Per parent resource (cluster / listener), the child names it needs (EDS / RDS).
     const children = { clusters: new Map<string, string[]>(), listeners: new Map<string, string[]>() };
@@ -148,9 +156,10 @@ export class DeltaProtocol implements AdsProtocol {
       subscribed[kind] = want;
       send({ typeUrl: TYPE_URLS[kind], resourceNamesSubscribe: add, resourceNamesUnsubscribe: drop });
     };
-    call.on('data', (res: DeltaDiscoveryResponse) => {
+    const onResponse = (res: DeltaDiscoveryResponse) => {
       const kind = KIND_OF.get(res.typeUrl);
       if (!kind) return;
+      received.set(kind, (received.get(kind) ?? 0) + 1);
       try {
         const resources = res.resources ?? [];
         if (kind === 'clusters' || kind === 'listeners') {
@@ -164,15 +173,15 @@ export class DeltaProtocol implements AdsProtocol {
       } catch (err) {
         errors.push(`${kind}: ${err instanceof Error ? err.message : String(err)}`);
       }
-    });
-    call.on('error', (err) => errors.push(`stream: ${err.message}`));
+    };
+    const call = adsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>(address, 'DeltaAggregatedResources',
+      'envoy.service.discovery.v3.DeltaDiscoveryRequest', 'envoy.service.discovery.v3.DeltaDiscoveryResponse', onResponse, (e) => errors.push(e));
     send({ typeUrl: TYPE_URLS.clusters });
     send({ typeUrl: TYPE_URLS.listeners });
     return {
-      nodeId, acks, errors,
+      nodeId, acks, received, errors,
       close() {
-        call.cancel();
-        client.close();
+        call.close();
       },
     };
   }

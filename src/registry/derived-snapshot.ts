@@ -84,7 +84,7 @@ export function rebuildServices(state: DerivedState, changed: ReadonlyMap<string
  * is made on first read, so a change costs nothing that grows with the mesh until someone lists
  * every service.
  */
-export function derivedSnapshot(state: DerivedState, version: number): ConfigSnapshot {
+export function derivedSnapshot(state: DerivedState, version: number, kindVersions?: Readonly<Record<string, number>>): ConfigSnapshot {
   const base = state.build.snapshot;
   const replaced = state.replaced;
   const current = (s: MeshService | undefined) => (s && replaced.get(s)) ?? s;
@@ -92,6 +92,7 @@ export function derivedSnapshot(state: DerivedState, version: number): ConfigSna
   const snapshot: ConfigSnapshot = Object.defineProperty({
     ...base,
     version,
+    ...(kindVersions ? { kindVersions: { ...kindVersions } } : {}),
     serviceByHost: (h: string) => current(base.serviceByHost(h)),
   }, 'services', {
     enumerable: true,

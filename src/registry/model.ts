@@ -80,6 +80,12 @@ export interface ConfigSnapshot {
   readonly mesh: { rootNamespace: string; domainSuffix: string };
   /** Problems found while assembling the configuration (e.g. a delegate that cannot be merged), naming the objects. */
   readonly notes: readonly string[];
+  /**
+   * Per kind, the registry version at which objects of that kind last changed (kinds never
+   * changed since the registry started are absent). Absent altogether when unknown (a snapshot
+   * built from a list of objects): then anything may have changed. See {@link kindsChangedSince}.
+   */
+  readonly kindVersions?: Readonly<Record<string, number>>;
 
   readonly virtualServices: readonly VirtualService[];
   readonly destinationRules: readonly DestinationRule[];
@@ -118,4 +124,14 @@ export interface ConfigSnapshot {
    * them. Rules with a workloadSelector apply only when `workloadLabels` (the client's) match.
    */
   destinationRuleFor(hostname: string, clientNamespace: string, serviceNamespace?: string, workloadLabels?: Readonly<Record<string, string>>): DestinationRule | undefined;
+}
+
+/**
+ * The kinds whose objects changed after registry version `version` up to this snapshot, or
+ * undefined when the snapshot cannot tell (no kind versions, or `version` is not older than it).
+ */
+export function kindsChangedSince(snapshot: ConfigSnapshot, version: number): string[] | undefined {
+  const kv = snapshot.kindVersions;
+  if (!kv || version > snapshot.version) return undefined;
+  return Object.keys(kv).filter((k) => kv[k] > version);
 }

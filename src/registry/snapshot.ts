@@ -18,6 +18,8 @@ export { secretFromKubernetes } from './secrets.js';
 
 export interface SnapshotOptions {
   version?: number;
+  /** Per kind, the registry version at which it last changed (ConfigSnapshot.kindVersions). */
+  kindVersions?: Readonly<Record<string, number>>;
   rootNamespace?: string;
   domainSuffix?: string;
 }
@@ -142,6 +144,7 @@ export function buildSnapshot(objects: readonly Resource[], opts: SnapshotOption
 
   const snapshot: ConfigSnapshot = {
     version: opts.version ?? 0,
+    ...(opts.kindVersions ? { kindVersions: { ...opts.kindVersions } } : {}),
     mesh: { rootNamespace, domainSuffix },
     notes: [...delegation.notes, ...meshHostConflicts(vsByGateway.get('mesh') ?? [], domainSuffix)],
     virtualServices, destinationRules, gateways, serviceEntries, sidecars, services, namespaces,

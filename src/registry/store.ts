@@ -91,6 +91,8 @@ export class Registry {
   /** EndpointSlice keys by the Service they belong to ("namespace/name"). */
   private readonly slicesByService = new Map<string, Set<string>>();
   private readonly listeners = new Set<(change: RegistryChange) => void>();
+  /** Per kind, the version at which objects of that kind last changed (snapshots carry it). */
+  private readonly kindVersions: Record<string, number> = {};
 
   constructor(private readonly snapshotOptions: Omit<SnapshotOptions, 'version'> = {}) {}
 
@@ -130,6 +132,7 @@ export class Registry {
     }
     if (keys.length === 0) return false;
     this.currentVersion++;
+    for (const k of kinds) this.kindVersions[k] = this.currentVersion;
     this.cached = undefined;
     const endpoints = endpointObjects && this.endpointChange(endpointObjects);
     if (endpoints && this.dirty !== 'all') for (const svc of endpoints.services) this.dirty.add(svc);
@@ -192,9 +195,9 @@ export class Registry {
     if (derived) {
       this.derived = derived;
       for (const s of derived.rebuilt ?? []) deepFreeze(s);
-      this.cached = derivedSnapshot(derived, this.currentVersion);
+      this.cached = derivedSnapshot(derived, this.currentVersion, this.kindVersions);
     } else {
-      const build = buildSnapshot(this.objects(), { ...this.snapshotOptions, version: this.currentVersion });
+      const build = buildSnapshot(this.objects(), { ...this.snapshotOptions, version: this.currentVersion, kindVersions: this.kindVersions });
       deepFreeze(build.snapshot);
       this.derived = { build, replaced: Replacements.none };
       this.cached = build.snapshot;

@@ -2,7 +2,7 @@
  * The translator: pure (snapshot, proxy) → Envoy resources. No I/O, no clocks; output sorted by
  * name so that equal inputs give equal output.
  */
-import type { ConfigSnapshot } from '../registry/model.js';
+import { kindsChangedSince, type ConfigSnapshot } from '../registry/model.js';
 import { isProxylessGrpc, type ProxyInfo } from '../proxy/node.js';
 import { isVisibleTo } from '../registry/services.js';
 import { blackHoleCluster, buildServiceClusters } from './clusters.js';
@@ -15,7 +15,7 @@ import { buildSidecarInbound, specialClusters } from './sidecar-inbound.js';
 import { buildSidecarOutbound } from './sidecar-outbound.js';
 import type { NamedResource, XdsResources } from './types.js';
 import { byName, sortedEntries } from './ordering.js';
-import { internResources } from './content-hash.js';
+import { internResources } from './interning.js';
 
 export interface TranslationResult extends XdsResources {
   /** Things the operator should know (skipped servers, merged hosts...). Not sent to Envoy. */
@@ -60,8 +60,11 @@ interface SidecarInbound {
   secrets: NamedResource[];
 }
 
-/** What one sidecar was last given, and from which parts. */
+/** What one sidecar was last given, from which parts, and from which snapshot version. */
 interface SidecarTranslation {
+  version: number;
+  /** The proxy as translated (with its workload labels; the memo key is the proxy as connected). */
+  proxy: ProxyInfo;
   outbound: SidecarOutbound;
   inbound: SidecarInbound;
   result: TranslationResult;
@@ -82,8 +85,8 @@ export class TranslationMemo {
   private version = -1;
   /** Outbound builds from the snapshot of `version`, by outbound key. */
   private byKey = new Map<string, SidecarOutbound>();
-  /** The latest outbound build per key, of any snapshot: what a new build is interned against. */
-  private readonly latest = new Map<string, SidecarOutbound>();
+  /** The latest outbound build per key, of any snapshot (and its version): what a new build starts from. */
+  private readonly latest = new Map<string, { version: number; built: SidecarOutbound }>();
   /** Per proxy (the object the server holds for its connection), what it was last given. */
   private readonly sidecars = new WeakMap<ProxyInfo, SidecarTranslation>();
 
@@ -102,12 +105,14 @@ export class TranslationMemo {
     const key = outboundKey(snapshot, proxy);
     const known = this.byKey.get(key);
     if (known) return known;
-    const built = internOutbound(buildOutbound(snapshot, proxy), this.latest.get(key));
-    this.byKey.set(key, built);
+    const prev = this.latest.get(key);
+    const built = buildOutbound(snapshot, proxy, prev && onlyChanged(snapshot, prev.version, NOT_READ_BY_CLUSTERS) ? prev.built.outbound : undefined);
+    const interned = internOutbound(built, prev?.built);
+    this.byKey.set(key, interned);
     // Bounded: keys of workloads long gone are dropped all at once (interning just starts over).
-    if (this.latest.size >= 10_000 && !this.latest.has(key)) this.latest.clear();
-    this.latest.set(key, built);
-    return built;
+    if (this.latest.size >= 10_000 && !prev) this.latest.clear();
+    this.latest.set(key, { version: snapshot.version, built: interned });
+    return interned;
   }
 
   lastOf(proxy: ProxyInfo): SidecarTranslation | undefined {
@@ -168,9 +173,21 @@ export function labelKeysRead(snapshot: ConfigSnapshot): ReadonlySet<string> {
   return keys;
 }
 
-function buildOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo): SidecarOutbound {
+/** Kinds a sidecar's clusters and ClusterLoadAssignments never read (its Sidecar scope's services do not depend on them either). */
+const NOT_READ_BY_CLUSTERS: ReadonlySet<string> = new Set(['VirtualService', 'Gateway']);
+/** Kinds a sidecar's inbound side never reads (it reads services, its Sidecar, Secrets and its pod). */
+const NOT_READ_BY_INBOUND: ReadonlySet<string> = new Set(['VirtualService', 'Gateway', 'DestinationRule']);
+
+/** Whether every kind that changed after `version` is among `kinds` (false when the snapshot cannot tell). */
+function onlyChanged(snapshot: ConfigSnapshot, version: number, kinds: ReadonlySet<string>): boolean {
+  return kindsChangedSince(snapshot, version)?.every((k) => kinds.has(k)) ?? false;
+}
+
+/** The outbound side; with `clusters` (still right for this snapshot), only listeners and routes are built. */
+function buildOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, clusters?: SidecarOutbound['outbound']): SidecarOutbound {
   const scope = computeScope(snapshot, proxy);
   const out = buildSidecarOutbound(snapshot, proxy, scope);
+  if (clusters) return { scope, out: { listeners: out.listeners.sort(byName), routes: out.routes.sort(byName) }, outbound: clusters };
   const outbound = buildServiceClusters(snapshot, proxy, scope.services);
   return {
     scope,
@@ -192,6 +209,12 @@ function internOutbound(built: SidecarOutbound, prev: SidecarOutbound | undefine
   };
 }
 
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
 /** The sorted union of two lists (the first one when the second is empty). */
 function union(a: NamedResource[], b: NamedResource[]): NamedResource[] {
   return b.length === 0 ? [...a] : [...a, ...b].sort(byName);
@@ -200,14 +223,17 @@ function union(a: NamedResource[], b: NamedResource[]): NamedResource[] {
 export function translateSidecar(snapshot: ConfigSnapshot, proxy: ProxyInfo, memo?: TranslationMemo, memoKey: ProxyInfo = proxy): TranslationResult {
   const shared = memo ? memo.outboundFor(snapshot, proxy) : buildOutbound(snapshot, proxy);
   const { scope, out, outbound } = shared;
-  const built = buildSidecarInbound(snapshot, proxy, scope);
   const last = memo?.lastOf(memoKey);
-  const inbound: SidecarInbound = {
-    listeners: internResources(built.listeners, last?.inbound.listeners),
-    clusters: internResources([...specialClusters(), ...built.clusters].sort(byName), last?.inbound.clusters),
-    secrets: internResources(built.secrets.sort(byName), last?.inbound.secrets),
+  // The inbound side of the last translation is still right when only kinds it never reads changed.
+  const keep = last && sameLabels(last.proxy.labels, proxy.labels) && onlyChanged(snapshot, last.version, NOT_READ_BY_INBOUND) ? last : undefined;
+  const built = keep ? undefined : buildSidecarInbound(snapshot, proxy, scope);
+  const inbound: SidecarInbound = keep ? keep.inbound : {
+    listeners: internResources(built!.listeners, last?.inbound.listeners),
+    clusters: internResources([...specialClusters(), ...built!.clusters].sort(byName), last?.inbound.clusters),
+    secrets: internResources(built!.secrets.sort(byName), last?.inbound.secrets),
   };
-  const notes = built.notes.length ? { notes: built.notes } : {};
+  const noteList = keep ? keep.result.notes ?? [] : built!.notes;
+  const notes = noteList.length ? { notes: noteList } : {};
   // A list whose parts are those of the previous translation is the previous list.
   const was = last?.result;
   const unchanged = (a: unknown, b: unknown) => was !== undefined && a === b;
@@ -222,7 +248,7 @@ export function translateSidecar(snapshot: ConfigSnapshot, proxy: ProxyInfo, mem
     secrets: unchanged(inbound.secrets, last?.inbound.secrets) ? was!.secrets : [...inbound.secrets],
     ...notes,
   };
-  memo?.remember(memoKey, { outbound: shared, inbound, result });
+  memo?.remember(memoKey, { version: snapshot.version, proxy, outbound: shared, inbound, result });
   return result;
 }
 

@@ -6,7 +6,8 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../admin/metrics.js';
 import type { ProxyInfo } from '../proxy/node.js';
-import { contentHash, hashOf } from '../translator/content-hash.js';
+import { createHash } from 'node:crypto';
+import { hashOf } from '../translator/interning.js';
 import { RESOURCE_KINDS, TYPE_URLS, type NamedResource, type ResourceKind, type XdsResources } from '../translator/types.js';
 import { DigestMap } from './digest.js';
 import { encodeResource, type EncodedAny } from './encode.js';
@@ -83,7 +84,18 @@ export function syncStateOf(t: TypeSyncStatus | undefined): SyncState {
   return t.versionAcked === t.versionSent ? 'SYNCED' : 'STALE';
 }
 
-/** Encoded resources shared across proxies: the same content is serialised once. */
+/**
+ * Per resource value object, its version: translator output is never mutated after it is made, so
+ * a value that is reused (shared between proxies, kept across generations) is versioned once.
+ */
+const versions = new WeakMap<object, string>();
+
+/**
+ * Encoded resources shared across proxies, and resource versions. A resource's version is a hash
+ * of its protobuf encoding (so the encoding, which sending needs anyway, is made when the version
+ * is first asked for, and equal content gives an equal version in every process); the same
+ * content is serialised once.
+ */
 export class EncodeCache {
   /** `kind/name/hash` → encoded, least recently used first. */
   private readonly entries = new Map<string, EncodedAny>();
@@ -96,16 +108,42 @@ export class EncodeCache {
    */
   constructor(private readonly maxBytes = 256 * 1024 * 1024) {}
 
+  /**
+   * The version of a resource: 16 hex digits of SHA-256 over its encoding. Content that cannot be
+   * encoded gets a hash of its JSON text instead (sending it then fails with the encoding error).
+   */
+  version(kind: ResourceKind, r: NamedResource): string {
+    let v = versions.get(r.value);
+    if (v !== undefined) return v;
+    let e: EncodedAny;
+    try {
+      e = encodeResource(kind, r.value, r.name);
+    } catch {
+      versions.set(r.value, (v = `json-${hashOf(r.value)}`));
+      return v;
+    }
+    v = createHash('sha256').update(e.value).digest('hex').slice(0, 16);
+    versions.set(r.value, v);
+    this.put(`${kind}/${r.name}/${v}`, e);
+    return v;
+  }
+
+  /** The encoding of a resource whose version is `hash` (see {@link version}). */
   get(kind: ResourceKind, r: NamedResource, hash: string): EncodedAny {
     const key = `${kind}/${r.name}/${hash}`;
-    let e = this.entries.get(key);
+    const e = this.entries.get(key);
     if (e) {
       // Most recently used last.
       this.entries.delete(key);
       this.entries.set(key, e);
       return e;
     }
-    e = encodeResource(kind, r.value, r.name);
+    return this.put(key, encodeResource(kind, r.value, r.name));
+  }
+
+  private put(key: string, e: EncodedAny): EncodedAny {
+    const known = this.entries.get(key);
+    if (known) return known;
     this.entries.set(key, e);
     this.bytes += e.value.length;
     for (const [k, old] of this.entries) {
@@ -123,9 +161,6 @@ export class EncodeCache {
 }
 
 export { hashOf };
-
-/** Content hash (version) of a resource value, once per value object (see translator/content-hash.ts). */
-const resourceHash = contentHash;
 
 /** What the server needs of a stream, State of the World or Delta. */
 export interface XdsStream {
@@ -196,7 +231,7 @@ export abstract class ResourceHolder<Res, St extends { dirty: Changed }> {
   setResources(resources: XdsResources): void {
     const prev = this.given;
     for (const kind of RESOURCE_KINDS) {
-      // The same list (kept by the generator) is the same content; hashes are taken when needed (resourceHash).
+      // The same list (kept by the generator) is the same content; versions are taken when needed (EncodeCache.version).
       if (prev && prev[kind] === resources[kind] && !this.stale.has(kind)) continue;
       // Generations share unchanged resources by reference (the translator's shared outbound side,
       // endpoint updates): only the names whose object changed need looking at.
@@ -214,7 +249,7 @@ export abstract class ResourceHolder<Res, St extends { dirty: Changed }> {
     const changed: string[] = [];
     for (const r of updated) {
       const old = index.get(r.name);
-      if (!old || old === r || resourceHash(old.value) === resourceHash(r.value)) continue;
+      if (!old || old === r || this.cache.version(kind, old) === this.cache.version(kind, r)) continue;
       index.set(r.name, r);
       changed.push(r.name);
     }
@@ -241,7 +276,7 @@ export abstract class ResourceHolder<Res, St extends { dirty: Changed }> {
 
   resourceVersion(kind: ResourceKind, name: string): string {
     const r = this.current(kind, name);
-    return r ? resourceHash(r.value) : '';
+    return r ? this.cache.version(kind, r) : '';
   }
 
   protected hasResources(): boolean {
@@ -365,7 +400,7 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     const toSend = partial && partial.length > 0 ? partial : (this.currentOf(kind) ?? []).filter((r) => view.has(r.name));
     let encoded: EncodedAny[];
     try {
-      encoded = toSend.map((r) => this.cache.get(kind, r, resourceHash(r.value)));
+      encoded = toSend.map((r) => this.cache.get(kind, r, this.cache.version(kind, r)));
     } catch (err) {
       this.logger.error({ err, proxy: this.proxy?.id, kind }, 'could not encode resources; keeping the previous version');
       return false;
@@ -393,15 +428,15 @@ export class AdsConnection extends ResourceHolder<DiscoveryResponse, TypeState> 
     const names = st.names;
     if (st.dirty === 'all' || !st.view || st.viewOf !== names) {
       const view = new DigestMap();
-      if (names === 'wildcard') for (const r of this.indexOf(kind).values()) view.set(r.name, resourceHash(r.value));
-      else for (const n of names) { const r = this.current(kind, n); if (r) view.set(n, resourceHash(r.value)); }
+      if (names === 'wildcard') for (const r of this.indexOf(kind).values()) view.set(r.name, this.cache.version(kind, r));
+      else for (const n of names) { const r = this.current(kind, n); if (r) view.set(n, this.cache.version(kind, r)); }
       st.view = view;
       st.viewOf = names;
       st.unsent = 'all';
     } else {
       for (const n of st.dirty) {
         const r = this.current(kind, n);
-        const hash = r && (names === 'wildcard' || names.has(n)) ? resourceHash(r.value) : undefined;
+        const hash = r && (names === 'wildcard' || names.has(n)) ? this.cache.version(kind, r) : undefined;
         if (st.view.get(n) === hash) continue;
         st.view.put(n, hash);
         if (st.unsent !== 'all') st.unsent.add(n);

@@ -6,11 +6,18 @@
  */
 import { TYPE_URLS, type ResourceKind } from '../translator/types.js';
 import { envoyRoot } from './protos.js';
+import { varintSize } from './wire-buffer.js';
 import { EncodeError, planForUrl, writeMessage, writeMessageTransient } from './wire-encoder.js';
 
 export interface EncodedAny {
   type_url: string;
   value: Uint8Array;
+  /**
+   * The whole Any as a length-delimited field 2 (tag, length, type_url, value), `value` being a
+   * view of it: DiscoveryResponse.resources and DeltaDiscoveryResponse's Resource.resource are
+   * both field 2, so a response copies it as it is (response-writer.ts).
+   */
+  framed?: Uint8Array;
 }
 
 function typeNameOf(typeUrl: string): string {
@@ -42,7 +49,30 @@ function encodeWith(write: typeof writeMessage, typeUrlOrName: string, obj: Reco
 /** A translator resource as google.protobuf.Any. */
 export function encodeResource(kind: ResourceKind, value: Record<string, unknown>, name = ''): EncodedAny {
   const url = TYPE_URLS[kind];
-  return { type_url: url, value: encodeMessage(url, value, `${kind}/${name || String(value.name ?? value.clusterName ?? '?')}`) };
+  return framedAny(url, encodeMessage(url, value, `${kind}/${name || String(value.name ?? value.clusterName ?? '?')}`));
+}
+
+/** An Any of `typeUrl` (ASCII) and `bytes`, with its field-2 framing (see EncodedAny.framed). */
+function framedAny(typeUrl: string, bytes: Uint8Array): EncodedAny {
+  const anyLength = 1 + varintSize(typeUrl.length) + typeUrl.length + 1 + varintSize(bytes.length) + bytes.length;
+  const framed = Buffer.allocUnsafe(1 + varintSize(anyLength) + anyLength);
+  let p = 0;
+  const varint = (v: number) => {
+    while (v > 127) {
+      framed[p++] = (v & 127) | 128;
+      v >>>= 7;
+    }
+    framed[p++] = v;
+  };
+  framed[p++] = 0x12;
+  varint(anyLength);
+  framed[p++] = 0x0a;
+  varint(typeUrl.length);
+  p += framed.write(typeUrl, p, 'latin1');
+  framed[p++] = 0x12;
+  varint(bytes.length);
+  framed.set(bytes, p);
+  return { type_url: typeUrl, value: framed.subarray(p), framed };
 }
 
 /** Decodes a resource back into a plain object (for tests and debugging). */

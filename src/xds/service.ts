@@ -1,6 +1,6 @@
 /** The gRPC service definition of ADS, built from the loaded Envoy protos (no generated code). */
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import { encodeMessageTransient } from './encode.js';
+import { DELTA_RESPONSE, SOTW_RESPONSE, writeDeltaResponse, writeSotwResponse } from './response-writer.js';
 import { envoyRoot } from './protos.js';
 
 export interface DiscoveryRequest {
@@ -63,7 +63,7 @@ function valueToJs(v: unknown): unknown {
 }
 
 /** A bidirectional streaming method whose messages are the named protobuf types. */
-function streamMethod(service: string, method: string, reqType: string, resType: string): Record<string, unknown> {
+function streamMethod(service: string, method: string, reqType: string, resType: string, writeResponse: (m: never) => Uint8Array): Record<string, unknown> {
   const root = envoyRoot();
   const Req = root.lookupType(reqType);
   const Res = root.lookupType(resType);
@@ -73,15 +73,15 @@ function streamMethod(service: string, method: string, reqType: string, resType:
     responseStream: true,
     requestDeserialize: (buf: Buffer): unknown => Req.toObject(Req.decode(buf), { longs: Number, enums: String }),
     requestSerialize: (m: Record<string, unknown>): Buffer => Buffer.from(Req.encode(Req.fromObject(m)).finish()),
-    // Responses carry already encoded resources: written directly (checked as every resource is)
-    // into a reused buffer, not a new one per response: grpc-js copies the serialised message
+    // Responses carry already encoded resources: written directly (response-writer.ts) into a
+    // reused buffer, not a new one per response: grpc-js copies the serialised message
     // into its length-prefixed frame at once (grpc-js 1.14 ServerInterceptingCall.serializeMessage;
     // response compression, which would keep it longer, is not supported), and every proxy's
     // response to a push would otherwise allocate its size again (a 143 KiB route configuration
     // to 1,000 proxies: 143 MB of garbage per push). test/unit/xds/response-serialize.test.ts
     // checks that interleaved responses arrive intact.
     responseSerialize: (m: Record<string, unknown>): Buffer => {
-      const bytes = encodeMessageTransient(resType, m);
+      const bytes = writeResponse(m as never);
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
     responseDeserialize: (buf: Buffer): unknown => Res.toObject(Res.decode(buf), { longs: Number, enums: String }),
@@ -94,7 +94,7 @@ const ADS = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 /** ADS: State of the World (StreamAggregatedResources) and Delta (DeltaAggregatedResources). */
 export function adsServiceDefinition(): ServiceDefinition {
   return {
-    StreamAggregatedResources: streamMethod(ADS, 'StreamAggregatedResources', 'envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse'),
-    DeltaAggregatedResources: streamMethod(ADS, 'DeltaAggregatedResources', 'envoy.service.discovery.v3.DeltaDiscoveryRequest', 'envoy.service.discovery.v3.DeltaDiscoveryResponse'),
+    StreamAggregatedResources: streamMethod(ADS, 'StreamAggregatedResources', 'envoy.service.discovery.v3.DiscoveryRequest', SOTW_RESPONSE, writeSotwResponse),
+    DeltaAggregatedResources: streamMethod(ADS, 'DeltaAggregatedResources', 'envoy.service.discovery.v3.DeltaDiscoveryRequest', DELTA_RESPONSE, writeDeltaResponse),
   } as unknown as ServiceDefinition;
 }

@@ -136,6 +136,13 @@ export class WireBuffer {
     this.pos += v.length;
   }
 
+  /** Bytes as they are (an already encoded part). */
+  raw(v: Uint8Array): void {
+    this.ensure(v.length);
+    this.buf.set(v, this.pos);
+    this.pos += v.length;
+  }
+
   /** Starts a length-delimited part; returns what `end` needs. */
   begin(): number {
     this.ensure(1);
@@ -157,4 +164,15 @@ export class WireBuffer {
     this.uint32(len);
     this.pos = start + extra + len;
   }
+}
+
+/** Bytes a varint of `v` (unsigned 32-bit) takes. */
+export function varintSize(v: number): number {
+  v >>>= 0;
+  let n = 1;
+  while (v > 127) {
+    v >>>= 7;
+    n++;
+  }
+  return n;
 }

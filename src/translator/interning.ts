@@ -1,7 +1,7 @@
 /**
- * Content hashes of translator output, and interning against an earlier generation: a resource
- * whose content did not change keeps its previous object, so everything downstream (versions, the
- * encode cache, a stream's record of what it sent) can tell unchanged resources by identity.
+ * Interning translator output against an earlier generation: a resource whose content did not
+ * change keeps its previous object, so everything downstream (versions, the encode cache, a
+ * stream's record of what it sent) can tell unchanged resources by identity. And a JSON hash.
  */
 import { createHash } from 'node:crypto';
 import type { NamedResource } from './types.js';
@@ -9,18 +9,6 @@ import type { NamedResource } from './types.js';
 /** Hash of a JSON-able value (16 hex digits of SHA-256 over its JSON text). */
 export function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
-}
-
-/**
- * Content hash of a resource value, computed once per value object: translator output is never
- * mutated after it is made, so a value that is reused (shared between proxies, kept across
- * generations) is not hashed again.
- */
-const valueHashes = new WeakMap<object, string>();
-export function contentHash(value: object): string {
-  let h = valueHashes.get(value);
-  if (h === undefined) valueHashes.set(value, (h = hashOf(value)));
-  return h;
 }
 
 /**
