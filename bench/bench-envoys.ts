@@ -3,7 +3,7 @@
  * istio=bench-envoy) that receive every service's cluster and endpoints, and the routes of the
  * bench's own Gateway when the folder has one (bench/mesh.ts benchEnvoyGateway: 127.0.0.1 on a
  * free port, shared by the Envoys with SO_REUSEPORT). A change counts as delivered to an Envoy when
- * its own config_dump shows it (polled every 10 ms: the time is an upper bound).
+ * its own config_dump shows it (polled every 20 ms: the time is an upper bound, by at most that).
  */
 import { performance } from 'node:perf_hooks';
 import { buildBootstrap } from '../src/proxy/bootstrap.js';
@@ -11,7 +11,7 @@ import { startEnvoy, type EnvoyProcess } from '../test/helpers/envoy.js';
 import { httpGet } from '../test/helpers/meshpilot.js';
 import { freePort } from '../test/helpers/ports.js';
 
-const POLL_MS = 10;
+const POLL_MS = 20;
 
 export async function startBenchEnvoys(count: number, xdsAddress: string, delta: boolean): Promise<EnvoyProcess[]> {
   const envoys: EnvoyProcess[] = [];
