@@ -54,9 +54,14 @@ describe('Dockerfile', () => {
   it('enters `meshpilot serve` through the compiled CLI that the build produces', () => {
     const entry = JSON.parse(dockerfile.find((i) => i.op === 'ENTRYPOINT')!.args) as string[];
     assert.deepEqual(entry.slice(0, 1), ['node']);
-    assert.ok(existsSync(entry[1]), `${entry[1]} exists after tsc (the runtime stage's WORKDIR is the repo root layout)`);
-    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: Record<string, string> };
-    assert.equal(entry[1], pkg.bin.meshpilot);
+    // Node's own flags (V8 heap sizing) come before the script.
+    const flags = entry.slice(1).filter((a) => a.startsWith('--'));
+    assert.ok(flags.every((f) => /^--max-semi-space-size=\d+$/.test(f)), `only known node flags: ${flags.join(' ')}`);
+    const script = entry[1 + flags.length];
+    assert.ok(existsSync(script), `${script} exists after tsc (the runtime stage's WORKDIR is the repo root layout)`);
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
+    assert.equal(script, pkg.bin.meshpilot);
+    assert.ok(flags.every((f) => pkg.scripts.start.includes(f)), '`npm start` runs with the same node flags as the image');
     const cmd = JSON.parse(dockerfile.find((i) => i.op === 'CMD')!.args) as string[];
     assert.equal(cmd[0], 'serve');
     assert.ok(cmd.includes('--xds-address=0.0.0.0:15010') && cmd.includes('--admin-address=0.0.0.0:15014'), 'listens beyond loopback inside the container');
