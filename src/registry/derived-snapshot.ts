@@ -84,7 +84,9 @@ export function rebuildServices(state: DerivedState, changed: ReadonlyMap<string
  * is made on first read, so a change costs nothing that grows with the mesh until someone lists
  * every service.
  */
-export function derivedSnapshot(state: DerivedState, version: number, kindVersions?: Readonly<Record<string, number>>): ConfigSnapshot {
+export function derivedSnapshot(
+  state: DerivedState, version: number, kindVersions?: Readonly<Record<string, number>>, endpointsChangedSince?: ConfigSnapshot['endpointsChangedSince'],
+): ConfigSnapshot {
   const base = state.build.snapshot;
   const replaced = state.replaced;
   const current = (s: MeshService | undefined) => (s && replaced.get(s)) ?? s;
@@ -92,7 +94,8 @@ export function derivedSnapshot(state: DerivedState, version: number, kindVersio
   const snapshot: ConfigSnapshot = Object.defineProperty({
     ...base,
     version,
-    ...(kindVersions ? { kindVersions: { ...kindVersions } } : {}),
+    ...(kindVersions ? { kindVersions: Object.freeze({ ...kindVersions }) } : {}),
+    ...(endpointsChangedSince ? { endpointsChangedSince } : {}),
     serviceByHost: (h: string) => current(base.serviceByHost(h)),
   }, 'services', {
     enumerable: true,

@@ -86,6 +86,13 @@ export interface ConfigSnapshot {
    * built from a list of objects): then anything may have changed. See {@link kindsChangedSince}.
    */
   readonly kindVersions?: Readonly<Record<string, number>>;
+  /**
+   * Whether an EndpointSlice or Endpoints object listing `address` (before or after the change)
+   * changed after registry version `since`. It reads the registry's record as it is now, so it may
+   * also answer true for a change after this snapshot, never false for one before it. Absent when
+   * unknown.
+   */
+  readonly endpointsChangedSince?: (address: string, since: number) => boolean;
 
   readonly virtualServices: readonly VirtualService[];
   readonly destinationRules: readonly DestinationRule[];

@@ -20,6 +20,8 @@ export interface SnapshotOptions {
   version?: number;
   /** Per kind, the registry version at which it last changed (ConfigSnapshot.kindVersions). */
   kindVersions?: Readonly<Record<string, number>>;
+  /** ConfigSnapshot.endpointsChangedSince. */
+  endpointsChangedSince?: (address: string, since: number) => boolean;
   rootNamespace?: string;
   domainSuffix?: string;
 }
@@ -144,7 +146,8 @@ export function buildSnapshot(objects: readonly Resource[], opts: SnapshotOption
 
   const snapshot: ConfigSnapshot = {
     version: opts.version ?? 0,
-    ...(opts.kindVersions ? { kindVersions: { ...opts.kindVersions } } : {}),
+    ...(opts.kindVersions ? { kindVersions: Object.freeze({ ...opts.kindVersions }) } : {}),
+    ...(opts.endpointsChangedSince ? { endpointsChangedSince: opts.endpointsChangedSince } : {}),
     mesh: { rootNamespace, domainSuffix },
     notes: [...delegation.notes, ...meshHostConflicts(vsByGateway.get('mesh') ?? [], domainSuffix)],
     virtualServices, destinationRules, gateways, serviceEntries, sidecars, services, namespaces,

@@ -93,6 +93,13 @@ export class Registry {
   private readonly listeners = new Set<(change: RegistryChange) => void>();
   /** Per kind, the version at which objects of that kind last changed (snapshots carry it). */
   private readonly kindVersions: Record<string, number> = {};
+  /** Per endpoint address, the version at which an EndpointSlice/Endpoints object listing it (before or after) last changed. */
+  private readonly addressVersions = new Map<string, number>();
+  /** Addresses are forgotten all at once past a bound: for versions before this, every address counts as changed. */
+  private addressesForgottenAt = 0;
+  /** What snapshots answer ConfigSnapshot.endpointsChangedSince with (reads the record as it is now: conservative). */
+  private readonly endpointsChangedSince = (address: string, since: number): boolean =>
+    since < this.addressesForgottenAt || (this.addressVersions.get(address) ?? 0) > since;
 
   constructor(private readonly snapshotOptions: Omit<SnapshotOptions, 'version'> = {}) {}
 
@@ -115,6 +122,7 @@ export class Registry {
     const kinds = new Set<string>();
     // Old and new versions of changed endpoint objects (undefined once anything else changed).
     let endpointObjects: Resource[] | undefined = [];
+    const addresses: string[] = [];
     for (const ev of events) {
       const k = objectKey(ev.object);
       const prev = this.objectsByKey.get(k);
@@ -127,12 +135,21 @@ export class Registry {
       if (ev.object.kind === 'EndpointSlice') this.indexSlice(k, prev, this.objectsByKey.get(k));
       if (!keys.includes(k)) keys.push(k);
       kinds.add(ev.object.kind);
+      if (ENDPOINT_KINDS.has(ev.object.kind)) {
+        if (prev) addresses.push(...endpointAddresses(prev));
+        if (ev.type !== 'delete') addresses.push(...endpointAddresses(ev.object));
+      }
       if (!ENDPOINT_KINDS.has(ev.object.kind)) endpointObjects = undefined;
       else endpointObjects?.push(...(prev ? [prev] : []), ...(ev.type === 'delete' ? [] : [this.objectsByKey.get(k)!]));
     }
     if (keys.length === 0) return false;
     this.currentVersion++;
     for (const k of kinds) this.kindVersions[k] = this.currentVersion;
+    if (this.addressVersions.size + addresses.length > 1_000_000) {
+      this.addressVersions.clear();
+      this.addressesForgottenAt = this.currentVersion;
+    }
+    for (const a of addresses) this.addressVersions.set(a, this.currentVersion);
     this.cached = undefined;
     const endpoints = endpointObjects && this.endpointChange(endpointObjects);
     if (endpoints && this.dirty !== 'all') for (const svc of endpoints.services) this.dirty.add(svc);
@@ -195,9 +212,9 @@ export class Registry {
     if (derived) {
       this.derived = derived;
       for (const s of derived.rebuilt ?? []) deepFreeze(s);
-      this.cached = derivedSnapshot(derived, this.currentVersion, this.kindVersions);
+      this.cached = derivedSnapshot(derived, this.currentVersion, this.kindVersions, this.endpointsChangedSince);
     } else {
-      const build = buildSnapshot(this.objects(), { ...this.snapshotOptions, version: this.currentVersion, kindVersions: this.kindVersions });
+      const build = buildSnapshot(this.objects(), { ...this.snapshotOptions, version: this.currentVersion, kindVersions: this.kindVersions, endpointsChangedSince: this.endpointsChangedSince });
       deepFreeze(build.snapshot);
       this.derived = { build, replaced: Replacements.none };
       this.cached = build.snapshot;

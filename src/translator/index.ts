@@ -75,11 +75,14 @@ interface SidecarTranslation {
  * - sidecars with the same {@link outboundKey} share one outbound build per snapshot (shared
  *   resources are never mutated after they are made, so proxies may hold the same objects and the
  *   server hashes and encodes them once);
+ * - a part is not built again when only kinds it never reads changed since it was built (the
+ *   snapshot's per-kind versions): a VirtualService change rebuilds a sidecar group's listeners and
+ *   route configurations, not its clusters, assignments or any sidecar's inbound side;
  * - a resource whose content is what it was in the previous build of the same part keeps its
  *   previous object, and a proxy whose parts are all unchanged gets its previous lists back, so
- *   downstream a VirtualService change touches the route configurations it changed and nothing else.
- * Only content decides what is reused (object identity, or equal content hashes), so a translation
- * with the memo is always equal to one without.
+ *   downstream (versions, encoding, what is sent) a VirtualService change costs the route
+ *   configurations whose content it changed and nothing else.
+ * A translation with the memo is always equal to one without (test/unit/translator/memo-equivalence.test.ts).
  */
 export class TranslationMemo {
   private version = -1;
@@ -178,6 +181,19 @@ const NOT_READ_BY_CLUSTERS: ReadonlySet<string> = new Set(['VirtualService', 'Ga
 /** Kinds a sidecar's inbound side never reads (it reads services, its Sidecar, Secrets and its pod). */
 const NOT_READ_BY_INBOUND: ReadonlySet<string> = new Set(['VirtualService', 'Gateway', 'DestinationRule']);
 
+/**
+ * Whether a sidecar's inbound side built at `version` is still right: only kinds it never reads
+ * changed since, or endpoint objects that list none of its addresses (it reads only the endpoints
+ * at its own addresses, for the ports of the services it serves).
+ */
+function inboundStillRight(snapshot: ConfigSnapshot, version: number, proxy: ProxyInfo): boolean {
+  const changed = kindsChangedSince(snapshot, version);
+  if (!changed) return false;
+  const endpointsChanged = snapshot.endpointsChangedSince;
+  return changed.every((k) => NOT_READ_BY_INBOUND.has(k)
+    || ((k === 'EndpointSlice' || k === 'Endpoints') && endpointsChanged !== undefined && !proxy.ips.some((ip) => endpointsChanged(ip, version))));
+}
+
 /** Whether every kind that changed after `version` is among `kinds` (false when the snapshot cannot tell). */
 function onlyChanged(snapshot: ConfigSnapshot, version: number, kinds: ReadonlySet<string>): boolean {
   return kindsChangedSince(snapshot, version)?.every((k) => kinds.has(k)) ?? false;
@@ -224,8 +240,8 @@ export function translateSidecar(snapshot: ConfigSnapshot, proxy: ProxyInfo, mem
   const shared = memo ? memo.outboundFor(snapshot, proxy) : buildOutbound(snapshot, proxy);
   const { scope, out, outbound } = shared;
   const last = memo?.lastOf(memoKey);
-  // The inbound side of the last translation is still right when only kinds it never reads changed.
-  const keep = last && sameLabels(last.proxy.labels, proxy.labels) && onlyChanged(snapshot, last.version, NOT_READ_BY_INBOUND) ? last : undefined;
+  // The inbound side of the last translation is still right when nothing it reads changed.
+  const keep = last && sameLabels(last.proxy.labels, proxy.labels) && inboundStillRight(snapshot, last.version, proxy) ? last : undefined;
   const built = keep ? undefined : buildSidecarInbound(snapshot, proxy, scope);
   const inbound: SidecarInbound = keep ? keep.inbound : {
     listeners: internResources(built!.listeners, last?.inbound.listeners),
