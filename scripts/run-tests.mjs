@@ -44,5 +44,7 @@ if (roots.some((r) => r.includes('e2e')) && !process.env.MESHPILOT_KUBE_BIN) {
   process.env.MESHPILOT_KUBE_BIN = kube.stdout.trim().split('\n').pop();
 }
 const concurrency = process.env.MESHPILOT_TEST_CONCURRENCY ?? '2';
-const r = spawnSync(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
+// --test-force-exit: a test file whose cleanup failed (a server left open) ends with its failure
+// reported instead of keeping the run waiting forever.
+const r = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-force-exit', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
