@@ -120,9 +120,9 @@ export class Registry {
   applyAll(events: readonly RegistryEvent[]): boolean {
     const keys: string[] = [];
     const kinds = new Set<string>();
-    // Old and new versions of changed endpoint objects (undefined once anything else changed).
-    let endpointObjects: Resource[] | undefined = [];
-    const addresses: string[] = [];
+    // Old and new versions of the changed endpoint objects; an endpoint-only change while nothing else changed.
+    const endpointObjects: Resource[] = [];
+    let endpointOnly = true;
     for (const ev of events) {
       const k = objectKey(ev.object);
       const prev = this.objectsByKey.get(k);
@@ -135,23 +135,20 @@ export class Registry {
       if (ev.object.kind === 'EndpointSlice') this.indexSlice(k, prev, this.objectsByKey.get(k));
       if (!keys.includes(k)) keys.push(k);
       kinds.add(ev.object.kind);
-      if (ENDPOINT_KINDS.has(ev.object.kind)) {
-        if (prev) addresses.push(...endpointAddresses(prev));
-        if (ev.type !== 'delete') addresses.push(...endpointAddresses(ev.object));
-      }
-      if (!ENDPOINT_KINDS.has(ev.object.kind)) endpointObjects = undefined;
-      else endpointObjects?.push(...(prev ? [prev] : []), ...(ev.type === 'delete' ? [] : [this.objectsByKey.get(k)!]));
+      if (!ENDPOINT_KINDS.has(ev.object.kind)) endpointOnly = false;
+      else endpointObjects.push(...(prev ? [prev] : []), ...(ev.type === 'delete' ? [] : [this.objectsByKey.get(k)!]));
     }
     if (keys.length === 0) return false;
     this.currentVersion++;
     for (const k of kinds) this.kindVersions[k] = this.currentVersion;
-    if (this.addressVersions.size + addresses.length > 1_000_000) {
+    const addresses = new Set(endpointObjects.flatMap(endpointAddresses));
+    if (this.addressVersions.size + addresses.size > 1_000_000) {
       this.addressVersions.clear();
       this.addressesForgottenAt = this.currentVersion;
     }
     for (const a of addresses) this.addressVersions.set(a, this.currentVersion);
     this.cached = undefined;
-    const endpoints = endpointObjects && this.endpointChange(endpointObjects);
+    const endpoints = endpointOnly ? this.endpointChange(endpointObjects, addresses) : undefined;
     if (endpoints && this.dirty !== 'all') for (const svc of endpoints.services) this.dirty.add(svc);
     else this.dirty = 'all';
     const change: RegistryChange = { version: this.currentVersion, kinds: [...kinds].sort(), keys, ...(endpoints ? { endpoints } : {}) };
@@ -169,19 +166,18 @@ export class Registry {
   }
 
   /**
-   * The endpoint-only description of a change, when every changed object belongs to a Service
-   * that exists (so no service or namespace appears or disappears); else undefined.
+   * The endpoint-only description of a change (`addresses`: those the changed objects list), when
+   * every changed object belongs to a Service that exists (so no service or namespace appears or
+   * disappears); else undefined.
    */
-  private endpointChange(objects: readonly Resource[]): EndpointChange | undefined {
+  private endpointChange(objects: readonly Resource[], addresses: ReadonlySet<string>): EndpointChange | undefined {
     const services = new Set<string>();
-    const addresses = new Set<string>();
     for (const o of objects) {
       const owner = endpointsOwner(o);
       if (owner === undefined) return undefined;
       const [ns, name] = owner.split('/');
       if (!this.objectsByKey.has(`Service/${ns}/${name}`)) return undefined;
       services.add(owner);
-      for (const a of endpointAddresses(o)) addresses.add(a);
     }
     return { services: [...services].sort(), addresses: [...addresses].sort() };
   }

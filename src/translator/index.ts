@@ -203,12 +203,11 @@ function onlyChanged(snapshot: ConfigSnapshot, version: number, kinds: ReadonlyS
 function buildOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, clusters?: SidecarOutbound['outbound']): SidecarOutbound {
   const scope = computeScope(snapshot, proxy);
   const out = buildSidecarOutbound(snapshot, proxy, scope);
-  if (clusters) return { scope, out: { listeners: out.listeners.sort(byName), routes: out.routes.sort(byName) }, outbound: clusters };
-  const outbound = buildServiceClusters(snapshot, proxy, scope.services);
+  const built = clusters ? undefined : buildServiceClusters(snapshot, proxy, scope.services);
   return {
     scope,
     out: { listeners: out.listeners.sort(byName), routes: out.routes.sort(byName) },
-    outbound: { ...outbound, clusters: outbound.clusters.sort(byName), endpoints: outbound.endpoints.sort(byName) },
+    outbound: clusters ?? { ...built!, clusters: built!.clusters.sort(byName), endpoints: built!.endpoints.sort(byName) },
   };
 }
 

@@ -160,8 +160,6 @@ export class EncodeCache {
   }
 }
 
-export { hashOf };
-
 /** What the server needs of a stream, State of the World or Delta. */
 export interface XdsStream {
   readonly streamId: number;

@@ -6,7 +6,8 @@
  * versions are never sent again, only new content is.
  */
 import { TYPE_URLS, type ResourceKind } from '../translator/types.js';
-import { KIND_BY_TYPE_URL, ResourceHolder, hashOf, type Changed, type NackRecord, type ProxySyncStatus, type XdsStream } from './connection.js';
+import { hashOf } from '../translator/interning.js';
+import { KIND_BY_TYPE_URL, ResourceHolder, type Changed, type NackRecord, type ProxySyncStatus, type XdsStream } from './connection.js';
 import { DigestMap } from './digest.js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DeltaResource } from './service.js';
 

@@ -6,7 +6,7 @@
  */
 import { TYPE_URLS, type ResourceKind } from '../translator/types.js';
 import { envoyRoot } from './protos.js';
-import { varintSize } from './wire-buffer.js';
+import { putVarint, varintSize } from './wire-buffer.js';
 import { EncodeError, planForUrl, writeMessage, writeMessageTransient } from './wire-encoder.js';
 
 export interface EncodedAny {
@@ -57,20 +57,13 @@ function framedAny(typeUrl: string, bytes: Uint8Array): EncodedAny {
   const anyLength = 1 + varintSize(typeUrl.length) + typeUrl.length + 1 + varintSize(bytes.length) + bytes.length;
   const framed = Buffer.allocUnsafe(1 + varintSize(anyLength) + anyLength);
   let p = 0;
-  const varint = (v: number) => {
-    while (v > 127) {
-      framed[p++] = (v & 127) | 128;
-      v >>>= 7;
-    }
-    framed[p++] = v;
-  };
   framed[p++] = 0x12;
-  varint(anyLength);
+  p = putVarint(framed, p, anyLength);
   framed[p++] = 0x0a;
-  varint(typeUrl.length);
+  p = putVarint(framed, p, typeUrl.length);
   p += framed.write(typeUrl, p, 'latin1');
   framed[p++] = 0x12;
-  varint(bytes.length);
+  p = putVarint(framed, p, bytes.length);
   framed.set(bytes, p);
   return { type_url: typeUrl, value: framed.subarray(p), framed };
 }

@@ -41,15 +41,7 @@ export class WireBuffer {
   /** An unsigned 32-bit varint (tags, lengths, uint32, bool, non-negative int32). */
   uint32(v: number): void {
     this.ensure(5);
-    const b = this.buf;
-    let p = this.pos;
-    v >>>= 0;
-    while (v > 127) {
-      b[p++] = (v & 127) | 128;
-      v >>>= 7;
-    }
-    b[p++] = v;
-    this.pos = p;
+    this.pos = putVarint(this.buf, this.pos, v);
   }
 
   /** A signed 32-bit varint: negative values take ten bytes (sign-extended to 64 bits). */
@@ -164,6 +156,17 @@ export class WireBuffer {
     this.uint32(len);
     this.pos = start + extra + len;
   }
+}
+
+/** Writes `v` (unsigned 32-bit) as a varint into `b` at `p` (room is the caller's); returns the position after it. */
+export function putVarint(b: Uint8Array, p: number, v: number): number {
+  v >>>= 0;
+  while (v > 127) {
+    b[p++] = (v & 127) | 128;
+    v >>>= 7;
+  }
+  b[p++] = v;
+  return p;
 }
 
 /** Bytes a varint of `v` (unsigned 32-bit) takes. */
