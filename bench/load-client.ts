@@ -1,5 +1,5 @@
 /**
- * An in-repo ADS load client: N simulated proxies, each its own HTTP/2 connection (bench/grpc-stream.ts), that
+ * An in-repo ADS load client: N simulated proxies, each its own HTTP/2 connection (test/helpers/grpc-stream.ts), that
  * subscribe the way Envoy does (CDS and LDS wildcard, then EDS for the EDS clusters and RDS for
  * the route configurations the listeners name) and ACK every response. It records when each type
  * was last ACKed at which version, so a benchmark can time "change → every proxy ACKed".
@@ -13,7 +13,7 @@ import { RESOURCE_KINDS, TYPE_URLS, type ResourceKind } from '../src/translator/
 import { decodeResource, jsToStruct } from '../src/xds/encode.js';
 import { envoyRoot } from '../src/xds/protos.js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse } from '../src/xds/service.js';
-import { GrpcStream } from './grpc-stream.js';
+import { ENVOY_WINDOW, GrpcStream } from '../test/helpers/grpc-stream.js';
 
 export type AdsMode = 'sotw' | 'delta';
 
@@ -44,13 +44,13 @@ const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 /**
  * An ADS stream of one simulated proxy (its own HTTP/2 connection, as with real Envoys): requests
  * encoded and responses decoded with the Envoy protos. A decoded response's bytes are views valid
- * only while `onResponse` runs (see grpc-stream.ts).
+ * only while `onResponse` runs (see test/helpers/grpc-stream.ts).
  */
 function adsStream<Req, Res>(address: string, method: string, reqType: string, resType: string, onResponse: (res: Res) => void, onError: (msg: string) => void) {
   const root = envoyRoot();
   const ReqT: Type = root.lookupType(reqType);
   const ResT: Type = root.lookupType(resType);
-  const stream = new GrpcStream(address, `${ADS}/${method}`, (bytes) => onResponse(ResT.toObject(ResT.decode(bytes), { longs: Number, enums: String }) as Res), onError);
+  const stream = new GrpcStream(address, `${ADS}/${method}`, (bytes) => onResponse(ResT.toObject(ResT.decode(bytes), { longs: Number, enums: String }) as Res), onError, { window: ENVOY_WINDOW });
   return {
     write: (req: Req) => stream.write(ReqT.encode(ReqT.fromObject(req as Record<string, unknown>)).finish()),
     close: () => stream.close(),

@@ -1,15 +1,22 @@
 /**
- * One bidirectional gRPC stream on an HTTP/2 connection of its own, over node:http2 directly:
- * what the load client's simulated proxies speak. Envoy's xDS client is C++; grpc-js's layers
- * (resolving, retrying and load-balancing calls, a new buffer per received message) cost the
- * simulated side more CPU per response than meshpilot spends making it, on the same two cores.
- * Here a received message is handed over as a view (of the chunk it arrived in, or of one reused
- * buffer when it spans chunks) that is valid only during the callback.
+ * One bidirectional gRPC stream on an HTTP/2 connection of its own, over node:http2 directly: what
+ * the fan-out bench's simulated proxies speak (Envoy's xDS client is C++; grpc-js's layers cost the
+ * simulated side more CPU per response than meshpilot spends making it, on the same two cores), and
+ * the test client that stops reading (unread-stream.ts). A received message is handed over as a
+ * view (of the chunk it arrived in, or of one reused buffer when it spans chunks) that is valid
+ * only during the callback.
  */
 import * as http2 from 'node:http2';
 
 /** Envoy's default HTTP/2 windows for its xDS connection (initial_stream/connection_window_size). */
-const WINDOW = 256 * 1024 * 1024;
+export const ENVOY_WINDOW = 256 * 1024 * 1024;
+
+export interface GrpcStreamOptions {
+  /** HTTP/2 stream and connection windows (default: HTTP/2's own 64 KiB). */
+  window?: number;
+  /** Start without reading anything: flow control then stops the sender until resume(). */
+  paused?: boolean;
+}
 
 /** Where messages spanning several chunks are assembled (callbacks are synchronous, so one is enough). */
 let scratch = Buffer.allocUnsafe(1 << 20);
@@ -22,13 +29,17 @@ export class GrpcStream {
   private buffered = 0;
   private closed = false;
 
-  constructor(address: string, path: string, onMessage: (message: Buffer) => void, onError: (message: string) => void) {
+  private readonly onMessage: (message: Buffer) => void;
+
+  constructor(address: string, path: string, onMessage: (message: Buffer) => void, onError: (message: string) => void, opts: GrpcStreamOptions = {}) {
+    this.onMessage = onMessage;
     const fail = (msg: string) => {
       if (!this.closed) onError(msg);
       this.closed = true;
     };
-    this.session = http2.connect(`http://${address}`, { settings: { initialWindowSize: WINDOW }, maxSessionMemory: 1024 });
-    this.session.on('connect', () => this.session.setLocalWindowSize(WINDOW));
+    const { window } = opts;
+    this.session = http2.connect(`http://${address}`, { ...(window ? { settings: { initialWindowSize: window } } : {}), maxSessionMemory: 1024 });
+    if (window) this.session.on('connect', () => this.session.setLocalWindowSize(window));
     this.session.on('error', (err) => fail(`connection: ${err.message}`));
     this.stream = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
     this.stream.on('response', (headers) => {
@@ -40,11 +51,19 @@ export class GrpcStream {
     });
     this.stream.on('error', (err) => fail(`stream: ${err.message}`));
     this.stream.on('close', () => fail('stream closed'));
+    // Paused: no 'data' listener, so received frames are never consumed.
+    if (opts.paused) this.stream.pause();
+    else this.resume();
+  }
+
+  /** Starts reading (what waited first). */
+  resume(): void {
     this.stream.on('data', (chunk: Buffer) => {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
-      this.drain(onMessage);
+      this.drain(this.onMessage);
     });
+    this.stream.resume();
   }
 
   /** Hands over every complete message received. */
@@ -113,7 +132,7 @@ export class GrpcStream {
 
   close(): void {
     this.closed = true;
-    this.stream.close(http2.constants.NGHTTP2_CANCEL);
-    this.session.close();
+    this.stream.destroy();
+    this.session.destroy();
   }
 }
