@@ -121,7 +121,7 @@ function explainHttp(input: ExplainInput, routeConfigName: string, out: Explanat
       out.rejectedRoutes.push({ index, ...(name ? { name } : {}), failed: m.checks.filter((c: Verdict) => !c.ok).map((c) => c.reason) });
       continue;
     }
-    const policies = routePolicies(route);
+    const policies = routePolicies(route, sel.vhost);
     out.route = { index, ...(name ? { name } : {}), match: (route.match as Obj | undefined) ?? {}, reason: m.checks.map((c) => c.reason), policies };
     const src = configSource(route);
     if (src) out.virtualService = src;

@@ -17,7 +17,8 @@ function percent(f: unknown): number {
   return Number(x?.numerator ?? 0) / den;
 }
 
-export function routePolicies(route: Obj): string[] {
+/** `vhost`: the route's virtual host, whose retry policy applies when the route has none of its own. */
+export function routePolicies(route: Obj, vhost?: Obj): string[] {
   const out: string[] = [];
   const a = (route.route ?? {}) as Obj;
   if (typeof a.prefixRewrite === 'string') out.push(`path prefix rewritten to "${a.prefixRewrite}"`);
@@ -26,7 +27,7 @@ export function routePolicies(route: Obj): string[] {
   if (typeof a.hostRewriteLiteral === 'string') out.push(`authority rewritten to "${a.hostRewriteLiteral}"`);
   const t = seconds(a.timeout);
   if (t !== undefined) out.push(t === '0s' ? 'no route timeout' : `timeout ${t}`);
-  const retry = a.retryPolicy as { numRetries?: { value?: number }; retryOn?: string; perTryTimeout?: unknown } | undefined;
+  const retry = (route.route ? a.retryPolicy ?? vhost?.retryPolicy : undefined) as { numRetries?: { value?: number }; retryOn?: string; perTryTimeout?: unknown } | undefined;
   if (retry) out.push(`retries: ${retry.numRetries?.value ?? 1} on ${retry.retryOn ?? '?'}${retry.perTryTimeout ? `, ${seconds(retry.perTryTimeout)} per try` : ''}`);
   for (const m of (a.requestMirrorPolicies as Obj[] | undefined) ?? []) out.push(`mirrored to ${String(m.cluster)} (${percent((m.runtimeFraction as { defaultValue?: unknown } | undefined)?.defaultValue)}%)`);
   const fault = (route.typedPerFilterConfig as Obj | undefined)?.[FAULT] as { delay?: { fixedDelay?: unknown; percentage?: unknown }; abort?: { httpStatus?: number; grpcStatus?: number; percentage?: unknown } } | undefined;

@@ -11,6 +11,7 @@ import { buildHttpRoutes, catchAllLast, isCatchAllRoute } from './http-routes.js
 import { plainServerHosts, type GatewayServer, type ListenerGroup } from './gateway-servers.js';
 import type { NamedResource } from './types.js';
 import { byName, compareStrings } from './ordering.js';
+import { hoistRetryPolicy } from './route-policies.js';
 
 type Obj = Record<string, unknown>;
 
@@ -122,7 +123,7 @@ function collapse(vhosts: readonly VHost[]): Obj[] {
     if (same) same.domains.push(v.host);
     else byRoutes.set(key, { name: `${v.host}:${v.port}`, domains: [v.host], v: { ...v, routes } });
   }
-  return [...byRoutes.values()].map(({ name, domains, v }) => ({
+  return [...byRoutes.values()].map(({ name, domains, v }) => hoistRetryPolicy({
     name,
     domains,
     routes: v.routes,

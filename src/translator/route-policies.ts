@@ -3,6 +3,7 @@ import type { ConsistentHashLB, CorsPolicy, DestinationRule, Headers, HeaderOper
 import { protoDuration } from './durations.js';
 import { envoyStringMatch } from './route-match.js';
 import { compareStrings } from './ordering.js';
+import { sameContent } from './interning.js';
 
 type Obj = Record<string, unknown>;
 
@@ -17,6 +18,37 @@ export function defaultRetryPolicy(consistentHash = false): Obj {
     ...(consistentHash ? {} : { retryHostPredicate: [PREVIOUS_HOSTS] }),
     hostSelectionRetryMaxAttempts: 5,
     retriableStatusCodes: [503],
+  };
+}
+
+/**
+ * A virtual host whose forwarding routes all carry the same retry policy, with that policy set once
+ * on the virtual host instead. Envoy applies a virtual host's retry policy to each route without
+ * one of its own (a route's own replaces it whole; redirects and direct responses never retry), so
+ * what every request does is unchanged — and a route configuration of VirtualService routes, each
+ * with Istio's default policy, is about 30% smaller (fewer bytes to every proxy on each change).
+ * When any forwarding route differs, has none (retries off), or none forwards, the virtual host is
+ * returned as it is.
+ */
+export function hoistRetryPolicy(vhost: Obj): Obj {
+  const routes = (vhost.routes as Obj[] | undefined) ?? [];
+  let shared: unknown;
+  for (const r of routes) {
+    const action = r.route as Obj | undefined;
+    if (!action) continue;
+    if (action.retryPolicy === undefined) return vhost;
+    if (shared === undefined) shared = action.retryPolicy;
+    else if (!sameContent(action.retryPolicy, shared)) return vhost;
+  }
+  if (shared === undefined || vhost.retryPolicy !== undefined) return vhost;
+  return {
+    ...vhost,
+    retryPolicy: shared,
+    routes: routes.map((r) => {
+      if (!r.route) return r;
+      const { retryPolicy: _, ...action } = r.route as Obj;
+      return { ...r, route: action };
+    }),
   };
 }
 

@@ -13,7 +13,7 @@ import { outboundClusterName } from './destinations.js';
 import { BLACKHOLE_CLUSTER } from './clusters.js';
 import { httpConnectionManager } from './http-connection-manager.js';
 import { buildHttpRoutes } from './http-routes.js';
-import { defaultRetryPolicy } from './route-policies.js';
+import { defaultRetryPolicy, hoistRetryPolicy } from './route-policies.js';
 import type { SidecarScope } from './scope.js';
 import { tcpProxyFilter } from './tcp-proxy.js';
 import { TLS_INSPECTOR, WildcardTcpChains } from './outbound-wildcard-tcp.js';
@@ -110,7 +110,7 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
   for (const [port, vhosts] of [...httpPorts.entries()].sort(([a], [b]) => a - b)) {
     const name = String(port);
     const seen = new Set<string>();
-    const deduped: Obj[] = vhosts.sort((a, b) => compareStrings(String(a.name), String(b.name))).map((vh) => ({ ...vh, domains: (vh.domains as string[]).filter((d) => !seen.has(d) && seen.add(d)) }));
+    const deduped: Obj[] = vhosts.sort((a, b) => compareStrings(String(a.name), String(b.name))).map((vh) => hoistRetryPolicy({ ...vh, domains: (vh.domains as string[]).filter((d) => !seen.has(d) && seen.add(d)) }));
     deduped.push(passthroughVhost(registryOnly, scope.egressProxy?.cluster));
     routes.push({ name, value: { name, virtualHosts: deduped, validateClusters: { value: false } } });
     const lname = `0.0.0.0_${port}`;

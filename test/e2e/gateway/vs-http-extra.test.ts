@@ -2,7 +2,9 @@
  * VirtualService HTTP rows that vs-more.test.ts leaves out, through a real Envoy gateway: the
  * gateway proxy as the source of sourceLabels / sourceNamespace matches, header regex and presence
  * edge cases, derivePort per request port and FROM_PROTOCOL_DEFAULT, full-path rewrites on exact
- * and regex matches, the retries Istio's defaults and retryOn do NOT make, CORS preflight headers.
+ * and regex matches, the retries Istio's defaults and retryOn do NOT make, a retry policy shared by
+ * a virtual host's routes (set once on the virtual host) beside one route with retries off, CORS
+ * preflight headers.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +69,17 @@ describe('VirtualService HTTP rows beyond vs-more through a real Envoy gateway',
       vs('retry', ['retry.example.com'], [
         { match: [{ uri: { prefix: '/grpc-cancelled' } }], retries: { attempts: 3, retryOn: 'cancelled' }, route: [to('flaky.test.internal')] },
         // No retries field: Istio's default policy applies.
+        { route: [to('flaky.test.internal')] },
+      ]),
+      // Both forwarding routes keep Istio's default policy: it is set once on the virtual host (the redirect never retries).
+      vs('retry-shared', ['retry-shared.example.com'], [
+        { match: [{ uri: { prefix: '/moved' } }], redirect: { uri: '/elsewhere' } },
+        { match: [{ uri: { prefix: '/a' } }], route: [to('flaky.test.internal')] },
+        { route: [to('flaky.test.internal')] },
+      ]),
+      // One route with retries off: every route keeps its own policy (none for /off).
+      vs('retry-mixed', ['retry-mixed.example.com'], [
+        { match: [{ uri: { prefix: '/off' } }], retries: { attempts: 0 }, route: [to('flaky.test.internal')] },
         { route: [to('flaky.test.internal')] },
       ]),
       vs('cors', ['cors.example.com'], [
@@ -134,6 +147,33 @@ describe('VirtualService HTTP rows beyond vs-more through a real Envoy gateway',
     for (let i = 0; i < 10; i++) if ((await send(p1, '/grpc-cancelled', { host: 'retry.example.com', 'content-type': 'application/grpc' }, 'POST')).headers['grpc-status'] === '14') unavailable++;
     assert.ok(unavailable >= 4, `retryOn cancelled does not retry UNAVAILABLE: ${unavailable} of 10`);
     flaky.behave = () => ({});
+  });
+
+  it('a retry policy all routes share is on the virtual host and still retries every route; a route with retries off beside default ones is not retried', async () => {
+    flaky.behave = (_req, n) => ({ status: n % 2 === 1 ? 503 : 200 });
+    for (const path of ['/a', '/b']) {
+      flaky.seen.length = 0;
+      for (let i = 0; i < 6; i++) assert.equal((await send(p1, path, { host: 'retry-shared.example.com' })).status, 200, `${path}: the 503 retried`);
+      assert.equal(flaky.seen.length, 12, `${path}: each request took two attempts`);
+    }
+    assert.equal((await send(p1, '/moved', { host: 'retry-shared.example.com' })).status, 301);
+    flaky.seen.length = 0;
+    let failed = 0;
+    for (let i = 0; i < 6; i++) if ((await send(p1, '/off', { host: 'retry-mixed.example.com' })).status === 503) failed++;
+    assert.equal(flaky.seen.length, 6, '/off: one attempt per request');
+    assert.equal(failed, 3, '/off: every other request fails with 503');
+    for (let i = 0; i < 6; i++) assert.equal((await send(p1, '/on', { host: 'retry-mixed.example.com' })).status, 200, '/on: the default policy retries');
+    flaky.behave = () => ({});
+    // What Envoy holds: the shared policy once on the virtual host, none left on its routes.
+    const rc = ((await envoy.configDump()).configs as Array<Record<string, unknown>>)
+      .flatMap((c) => (c.dynamic_route_configs as Array<{ route_config: { virtual_hosts: Array<Record<string, unknown>> } }> | undefined) ?? [])
+      .flatMap((d) => d.route_config.virtual_hosts);
+    const shared = rc.find((v) => (v.domains as string[]).includes('retry-shared.example.com'));
+    const mixed = rc.find((v) => (v.domains as string[]).includes('retry-mixed.example.com'));
+    assert.ok(shared && mixed, 'both virtual hosts in the config dump');
+    assert.equal((shared.retry_policy as { num_retries?: number } | undefined)?.num_retries, 2);
+    assert.ok((shared.routes as Array<{ route?: Record<string, unknown> }>).every((r) => r.route?.retry_policy === undefined));
+    assert.equal(mixed.retry_policy, undefined);
   });
 
   it('CORS preflight: allowed methods and headers answered by Envoy itself; IGNORE still answers matching origins', async () => {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { HTTPMatchRequest, HTTPRoute, VirtualService } from '../../../src/api/index.js';
 import { buildHttpRoutes } from '../../../src/translator/http-routes.js';
 import { buildRouteMatch } from '../../../src/translator/route-match.js';
-import { buildRetryPolicy, translateHeaders } from '../../../src/translator/route-policies.js';
+import { buildRetryPolicy, hoistRetryPolicy, translateHeaders } from '../../../src/translator/route-policies.js';
 import { gatewayProxy, objects, service, snapshot } from './fixtures.js';
 
 type Obj = Record<string, unknown>;
@@ -220,5 +220,25 @@ describe('retry policy', () => {
     assert.equal(p.retryOn, '5xx');
     assert.equal(p.retriableStatusCodes, undefined);
     assert.equal(p.retryHostPredicate, undefined);
+  });
+});
+
+describe('retry policy shared by a virtual host', () => {
+  const fwd = (name: string, retryPolicy?: Obj): Obj => ({ name, match: { prefix: `/${name}` }, route: { cluster: 'c', ...(retryPolicy ? { retryPolicy } : {}) } });
+  const redirect: Obj = { name: 'moved', match: { prefix: '/moved' }, redirect: { pathRedirect: '/x' } };
+  it('is set once on the virtual host when every forwarding route has it (redirects ignored)', () => {
+    const vh = { name: 'h', domains: ['h'], routes: [redirect, fwd('a', buildRetryPolicy(undefined)), fwd('b', buildRetryPolicy(undefined))] };
+    const out = hoistRetryPolicy(vh);
+    assert.deepEqual(out.retryPolicy, buildRetryPolicy(undefined));
+    assert.deepEqual(out.routes, [redirect, fwd('a'), fwd('b')]);
+    assert.equal(vh.routes[1].route && (vh.routes[1].route as Obj).retryPolicy !== undefined, true, 'the input is not changed');
+  });
+  it('stays on the routes when one route has retries off or another policy, or no route forwards', () => {
+    const off = { name: 'h', domains: ['h'], routes: [fwd('a', buildRetryPolicy(undefined)), fwd('b')] };
+    assert.equal(hoistRetryPolicy(off), off);
+    const other = { name: 'h', domains: ['h'], routes: [fwd('a', buildRetryPolicy(undefined)), fwd('b', buildRetryPolicy({ attempts: 3 }))] };
+    assert.equal(hoistRetryPolicy(other), other);
+    const none = { name: 'h', domains: ['h'], routes: [redirect] };
+    assert.equal(hoistRetryPolicy(none), none);
   });
 });
