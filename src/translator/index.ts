@@ -109,7 +109,9 @@ export class TranslationMemo {
     const known = this.byKey.get(key);
     if (known) return known;
     const prev = this.latest.get(key);
-    const built = buildOutbound(snapshot, proxy, prev && onlyChanged(snapshot, prev.version, NOT_READ_BY_CLUSTERS) ? prev.built.outbound : undefined);
+    const built = buildOutbound(snapshot, proxy,
+      prev && onlyChanged(snapshot, prev.version, NOT_READ_BY_CLUSTERS) ? prev.built.outbound : undefined,
+      prev && onlyChanged(snapshot, prev.version, NOT_READ_BY_VIRTUAL_HOSTS) ? prev.built.out.virtualHosts : undefined);
     const interned = internOutbound(built, prev?.built);
     this.byKey.set(key, interned);
     // Bounded: keys of workloads long gone are dropped all at once (interning just starts over).
@@ -178,6 +180,13 @@ export function labelKeysRead(snapshot: ConfigSnapshot): ReadonlySet<string> {
 
 /** Kinds a sidecar's clusters and ClusterLoadAssignments never read (its Sidecar scope's services do not depend on them either). */
 const NOT_READ_BY_CLUSTERS: ReadonlySet<string> = new Set(['VirtualService', 'Gateway']);
+/**
+ * Kinds an outbound virtual host never reads but through its owning VirtualService, which
+ * buildSidecarOutbound compares itself: it reads its service's name, addresses and port and, for
+ * its routes' destinations, other services' hosts and ports and DestinationRules — none of which
+ * an endpoint change touches (registry/derived-snapshot.ts).
+ */
+const NOT_READ_BY_VIRTUAL_HOSTS: ReadonlySet<string> = new Set(['VirtualService', 'Gateway', 'EndpointSlice', 'Endpoints']);
 /** Kinds a sidecar's inbound side never reads (it reads services, its Sidecar, Secrets and its pod). */
 const NOT_READ_BY_INBOUND: ReadonlySet<string> = new Set(['VirtualService', 'Gateway', 'DestinationRule']);
 
@@ -199,14 +208,17 @@ function onlyChanged(snapshot: ConfigSnapshot, version: number, kinds: ReadonlyS
   return kindsChangedSince(snapshot, version)?.every((k) => kinds.has(k)) ?? false;
 }
 
-/** The outbound side; with `clusters` (still right for this snapshot), only listeners and routes are built. */
-function buildOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, clusters?: SidecarOutbound['outbound']): SidecarOutbound {
+/**
+ * The outbound side; with `clusters` (still right for this snapshot), only listeners and routes
+ * are built; with `virtualHosts`, those whose VirtualService did not change are reused.
+ */
+function buildOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, clusters?: SidecarOutbound['outbound'], virtualHosts?: SidecarOutbound['out']['virtualHosts']): SidecarOutbound {
   const scope = computeScope(snapshot, proxy);
-  const out = buildSidecarOutbound(snapshot, proxy, scope);
+  const out = buildSidecarOutbound(snapshot, proxy, scope, virtualHosts);
   const built = clusters ? undefined : buildServiceClusters(snapshot, proxy, scope.services);
   return {
     scope,
-    out: { listeners: out.listeners.sort(byName), routes: out.routes.sort(byName) },
+    out: { listeners: out.listeners.sort(byName), routes: out.routes.sort(byName), virtualHosts: out.virtualHosts },
     outbound: clusters ?? { ...built!, clusters: built!.clusters.sort(byName), endpoints: built!.endpoints.sort(byName) },
   };
 }
@@ -215,7 +227,7 @@ function internOutbound(built: SidecarOutbound, prev: SidecarOutbound | undefine
   if (!prev) return built;
   return {
     scope: built.scope,
-    out: { listeners: internResources(built.out.listeners, prev.out.listeners), routes: internResources(built.out.routes, prev.out.routes) },
+    out: { listeners: internResources(built.out.listeners, prev.out.listeners), routes: internResources(built.out.routes, prev.out.routes), virtualHosts: built.out.virtualHosts },
     outbound: {
       ...built.outbound,
       clusters: internResources(built.outbound.clusters, prev.outbound.clusters),

@@ -61,13 +61,32 @@ export function owningVirtualService(vss: readonly VirtualService[], host: strin
 export interface OutboundResult {
   listeners: NamedResource[];
   routes: NamedResource[];
+  /** The HTTP services' virtual hosts, by `host|port`, with what each was built from (for a later build's `earlier`). */
+  virtualHosts: Map<string, VirtualHostBuild>;
 }
+
+/** One service port's virtual host in a sidecar's outbound route configuration, and the VirtualService it was built from. */
+export interface VirtualHostBuild {
+  vs: VirtualService | undefined;
+  vhost: Obj;
+}
+
+/** The final form of a virtual host whose domains no other virtual host took (see the dedupe below): one per built object. */
+const finalVhosts = new WeakMap<Obj, Obj>();
 
 const TLS_PROTOCOLS = new Set(['TLS', 'HTTPS']);
 
-export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, scope: SidecarScope): OutboundResult {
+/**
+ * `earlier`: the virtual hosts of a build for a proxy with the same outbound key (namespace,
+ * labels read, DNS domain) from a snapshot where nothing a virtual host reads differed but
+ * VirtualService objects (see TranslationMemo): a service port's virtual host is then reused as it
+ * is when its owning VirtualService is the same object, so a VirtualService change rebuilds the
+ * virtual hosts of that VirtualService's hosts only.
+ */
+export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, scope: SidecarScope, earlier?: ReadonlyMap<string, VirtualHostBuild>): OutboundResult {
   const listeners: NamedResource[] = [];
   const routes: NamedResource[] = [];
+  const virtualHosts = new Map<string, VirtualHostBuild>();
   const httpPorts = new Map<number, Obj[]>();
   const suffix = snapshot.mesh.domainSuffix;
 
@@ -76,14 +95,23 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     for (const port of scope.portsOf(svc)) {
       const vs = owningVirtualService(scope.virtualServices, svc.hostname, suffix);
       if (isHttpPort(port)) {
-        const vsRoutes = vs ? buildHttpRoutes(vs.spec.http ?? [], { snapshot, proxy, vs, listenerPort: port.port, isTls: false, gateways: new Set(['mesh']) }) : [];
-        const routesForHost = vs ? vsRoutes : [{
-          name: 'default',
-          match: { prefix: '/' },
-          route: { cluster: outboundClusterName(port.port, '', svc.hostname), timeout: { seconds: 0, nanos: 0 }, maxGrpcTimeout: { seconds: 0, nanos: 0 }, retryPolicy: defaultRetryPolicy() },
-        }];
+        const key = `${svc.hostname}|${port.port}`;
+        const before = earlier?.get(key);
+        let vhost: Obj;
+        if (before && before.vs === vs) {
+          vhost = before.vhost;
+        } else {
+          const vsRoutes = vs ? buildHttpRoutes(vs.spec.http ?? [], { snapshot, proxy, vs, listenerPort: port.port, isTls: false, gateways: new Set(['mesh']) }) : [];
+          const routesForHost = vs ? vsRoutes : [{
+            name: 'default',
+            match: { prefix: '/' },
+            route: { cluster: outboundClusterName(port.port, '', svc.hostname), timeout: { seconds: 0, nanos: 0 }, maxGrpcTimeout: { seconds: 0, nanos: 0 }, retryPolicy: defaultRetryPolicy() },
+          }];
+          vhost = { name: `${svc.hostname}:${port.port}`, domains: serviceDomains(svc, port.port, proxy.namespace, suffix), routes: routesForHost, includeRequestAttemptCount: true };
+        }
+        virtualHosts.set(key, { vs, vhost });
         const vhosts = httpPorts.get(port.port) ?? [];
-        vhosts.push({ name: `${svc.hostname}:${port.port}`, domains: serviceDomains(svc, port.port, proxy.namespace, suffix), routes: routesForHost, includeRequestAttemptCount: true });
+        vhosts.push(vhost);
         httpPorts.set(port.port, vhosts);
       } else if (port.protocol !== 'UDP') {
         // The VirtualService's tcp / tls routes (outbound-l4-routes.ts), else the service's own cluster.
@@ -110,7 +138,16 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
   for (const [port, vhosts] of [...httpPorts.entries()].sort(([a], [b]) => a - b)) {
     const name = String(port);
     const seen = new Set<string>();
-    const deduped: Obj[] = vhosts.sort((a, b) => compareStrings(String(a.name), String(b.name))).map((vh) => hoistRetryPolicy({ ...vh, domains: (vh.domains as string[]).filter((d) => !seen.has(d) && seen.add(d)) }));
+    // A domain goes to the first virtual host (by name) that has it; one that keeps all of its
+    // domains has one final form, made once (reused virtual hosts then stay the same objects).
+    const deduped: Obj[] = vhosts.sort((a, b) => compareStrings(String(a.name), String(b.name))).map((vh) => {
+      const all = vh.domains as string[];
+      const domains = all.filter((d) => !seen.has(d) && seen.add(d));
+      if (domains.length < all.length) return hoistRetryPolicy({ ...vh, domains });
+      let final = finalVhosts.get(vh);
+      if (!final) finalVhosts.set(vh, (final = hoistRetryPolicy(vh)));
+      return final;
+    });
     deduped.push(passthroughVhost(registryOnly, scope.egressProxy?.cluster));
     routes.push({ name, value: { name, virtualHosts: deduped, validateClusters: { value: false } } });
     const lname = `0.0.0.0_${port}`;
@@ -151,7 +188,7 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     name: 'virtualOutbound', address: { socketAddress: { address: '0.0.0.0', portValue: 15001 } }, useOriginalDst: { value: true }, trafficDirection: 'OUTBOUND',
     filterChains: [{ name: 'virtualOutbound-catchall-tcp', filters: [catchAll()] }],
   } });
-  return { listeners, routes };
+  return { listeners, routes, virtualHosts };
 }
 
 /** The TCP catch-all: BlackHoleCluster (REGISTRY_ONLY), the egress proxy's cluster when set, else PassthroughCluster. */
@@ -160,8 +197,23 @@ function catchAllTcpFilter(scope: SidecarScope): Obj {
   return tcpProxyFilter(cluster, { cluster });
 }
 
-/** The catch-all virtual host: pass through (ALLOW_ANY; to the egress proxy when set) or answer 502 (REGISTRY_ONLY). */
+const catchAllVhosts = new Map<string, Obj>();
+
+/**
+ * The catch-all virtual host: pass through (ALLOW_ANY; to the egress proxy when set) or answer 502
+ * (REGISTRY_ONLY). One object per kind (translator output is never changed once made), bounded.
+ */
 function passthroughVhost(registryOnly: boolean, egressProxyCluster?: string): Obj {
+  const key = `${registryOnly}|${egressProxyCluster ?? ''}`;
+  let vh = catchAllVhosts.get(key);
+  if (!vh) {
+    if (catchAllVhosts.size >= 1000) catchAllVhosts.clear();
+    catchAllVhosts.set(key, (vh = makePassthroughVhost(registryOnly, egressProxyCluster)));
+  }
+  return vh;
+}
+
+function makePassthroughVhost(registryOnly: boolean, egressProxyCluster?: string): Obj {
   return {
     name: registryOnly ? 'block_all' : 'allow_any', domains: ['*'], includeRequestAttemptCount: true,
     routes: [registryOnly

@@ -17,6 +17,11 @@ export class WireBuffer {
     this.pos = 0;
   }
 
+  /** Bytes written since reset. */
+  get length(): number {
+    return this.pos;
+  }
+
   /** What was written since reset, as a view of the buffer: valid only until the next write. */
   view(): Buffer {
     return this.buf.subarray(0, this.pos);

@@ -204,12 +204,36 @@ function expectObject(v: unknown, name: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/**
+ * Message types whose encodings are kept per object: a route configuration is rebuilt whole when
+ * one of its virtual hosts changes, and the translator reuses the other virtual host objects, so
+ * they are written from their earlier bytes. Translator output is never changed once made (the
+ * same assumption as the server's versions per value object).
+ */
+const KEPT_ENCODINGS = new Set(['envoy.config.route.v3.VirtualHost']);
+
 /** A length-delimited message value; Any from `{'@type', ...}`, Struct also from plain JSON. */
 function messageWriter(type: protobuf.Type): WriteValue {
   const name = type.fullName.slice(1);
   let plan: MessagePlan | undefined;
   if (name === ANY) return (w, v) => writeAny(w, expectObject(v, name));
   const isStruct = name === STRUCT;
+  if (KEPT_ENCODINGS.has(name)) {
+    const kept = new WeakMap<object, Uint8Array>();
+    return (w, v) => {
+      const o = expectObject(v, name);
+      const bytes = kept.get(o);
+      if (bytes) {
+        w.bytes(bytes);
+        return;
+      }
+      const s = w.begin();
+      writeFields(w, (plan ??= planOf(type)), o);
+      const length = w.length - s;
+      w.end(s);
+      kept.set(o, w.copy(w.length - length));
+    };
+  }
   return (w, v) => {
     const o = expectObject(v, name);
     const s = w.begin();

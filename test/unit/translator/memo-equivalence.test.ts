@@ -51,7 +51,7 @@ function randomChange(rnd: () => number, step: number): { event: { type: 'add' |
     case 'DestinationRule':
       object = must({ apiVersion: 'networking.istio.io/v1', kind, metadata: { name: `rnd-dr-${svc % 4}`, namespace: pick(['ns-1', ns]) }, spec: {
         host: `svc-${svc}.${ns}.svc.cluster.local`, subsets: [{ name: 'v1', labels: { version: 'v1' } }],
-        trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 + step } }, ...(rnd() < 0.3 ? { loadBalancer: { simple: 'LEAST_REQUEST' } } : {}) },
+        trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 + step } }, ...pick([{}, { loadBalancer: { simple: 'LEAST_REQUEST' } }, { loadBalancer: { consistentHash: { httpHeaderName: 'x-user' } } }]) },
         ...(rnd() < 0.3 ? { workloadSelector: { matchLabels: { team: 'blue' } } } : {}),
       } });
       break;
@@ -63,7 +63,8 @@ function randomChange(rnd: () => number, step: number): { event: { type: 'add' |
       break;
     case 'Service':
       object = must({ apiVersion: 'v1', kind, metadata: { name: `svc-${svc}`, namespace: ns }, spec: {
-        clusterIP: `172.20.0.${svc}`, ports: [{ name: 'http', port: 8080, targetPort: 8080 }, ...(rnd() < 0.5 ? [{ name: 'grpc', port: 9090, targetPort: 9090 }] : [])],
+        // Now and then a new cluster IP: the service's virtual host domains change.
+        clusterIP: `172.20.${rnd() < 0.3 ? step : 0}.${svc}`, ports: [{ name: 'http', port: 8080, targetPort: 8080 }, ...(rnd() < 0.5 ? [{ name: 'grpc', port: 9090, targetPort: 9090 }] : [])],
       } });
       break;
     case 'EndpointSlice':

@@ -114,6 +114,14 @@ describe('translation memo across snapshots', () => {
     }
     // Sidecars of one outbound key share the new route configuration.
     assert.equal(after[2].routes.find((x) => x.name === '8080'), after[3].routes.find((x) => x.name === '8080'));
+    // Within it, only the changed VirtualService's virtual host was built again (after endpoint changes too).
+    const vhosts = (rs: typeof after[0]['routes']) => (rs.find((x) => x.name === '8080')!.value.virtualHosts as Array<Record<string, unknown>>);
+    const rebuilt = (a: typeof after, b: typeof after) => vhosts(a[0].routes).filter((v, j) => v !== vhosts(b[0].routes)[j]).map((v) => v.name);
+    assert.deepEqual(rebuilt(after, before), ['svc-0.ns-0.svc.cluster.local:8080']);
+    r.apply({ type: 'update', object: endpointSlice(3, 7) });
+    const moved = translateAll(r.snapshot(), memo);
+    r.apply({ type: 'update', object: changingVirtualService(size, 'istio-system/public', 2) });
+    assert.deepEqual(rebuilt(translateAll(r.snapshot(), memo), moved), ['svc-0.ns-0.svc.cluster.local:8080']);
   });
 
   it('after an endpoint change only the changed ClusterLoadAssignment is new; a change undone gives back equal content', () => {

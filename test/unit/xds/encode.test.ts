@@ -156,6 +156,18 @@ describe('the bytes are protobuf wire format', () => {
     assert.equal(cb.ringHashLbConfig.minimumRingSize.value, 1024);
   });
 
+  it('writes a virtual host object met again from its kept bytes: the same as protobufjs, wherever it sits, short or long', () => {
+    const Rc = () => envoyRoot().lookupType('envoy.config.route.v3.RouteConfiguration');
+    const small = { name: 'small', domains: ['a'], routes: [{ match: { prefix: '/' }, route: { cluster: 'c' } }] };
+    const big = { name: 'big', domains: ['b', 'b:80'], routes: Array.from({ length: 400 }, (_, i) => ({ name: `r${i}`, match: { prefix: `/p${i}/` }, route: { cluster: `c${i}`, timeout: { seconds: 0, nanos: 0 } } })) };
+    const configs = [
+      { name: '1', virtualHosts: [small, big] },
+      { name: '2', virtualHosts: [big, { name: 'other', domains: ['*'] }, small] },
+      { name: '1', virtualHosts: [small, big] },
+    ];
+    for (const rc of configs) assert.deepEqual(Buffer.from(encodeResource('routes', rc).value), Buffer.from(Rc().encode(Rc().fromObject(rc)).finish()));
+  });
+
   it('leaves the translator objects as they were', () => {
     const before = structuredClone({ listener, cluster });
     encodeResource('listeners', listener);
