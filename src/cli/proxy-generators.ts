@@ -8,7 +8,7 @@
 import type { Logger } from '../log.js';
 import type { Registry } from '../registry/store.js';
 import { indexEdsClusters, translateEndpointsFor, type LoadAssignmentMemo } from '../translator/endpoint-updates.js';
-import { translate, TranslationMemo } from '../translator/index.js';
+import { translate, TranslationMemo, withWorkloadLabels } from '../translator/index.js';
 import type { XdsServerOptions } from '../xds/server.js';
 
 export type ProxyGenerators = Pick<XdsServerOptions, 'generate' | 'generateEndpoints'>;
@@ -39,7 +39,8 @@ export function proxyGenerators(registry: Registry, logger: Logger): ProxyGenera
       const snapshot = registry.snapshot();
       // One memo per snapshot: proxies that need the same assignment share one (built, hashed and encoded once).
       if (claMemo.version !== snapshot.version) claMemo = { version: snapshot.version, byKey: new Map() };
-      return translateEndpointsFor(snapshot, proxy, clusters, change, claMemo);
+      // With its pod's labels when it sent none, as a full translation sees it (DestinationRule workloadSelector, locality).
+      return translateEndpointsFor(snapshot, withWorkloadLabels(snapshot, proxy), clusters, change, claMemo);
     },
   };
 }

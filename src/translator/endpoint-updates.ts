@@ -100,7 +100,7 @@ export function translateEndpointsFor(snapshot: ConfigSnapshot, proxy: ProxyInfo
     const servicePort = svc.ports.find((p) => p.port === Number(portText));
     if (!servicePort) return undefined;
     const d: ResolvedDestination = { host: svc.hostname, port: servicePort.port, subset: subset ?? '', clusterName: c.name, service: svc, servicePort };
-    const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace);
+    const dr = snapshot.destinationRuleFor(svc.hostname, proxy.namespace, svc.namespace, proxy.labels);
     // As a full translation builds it (clusters.ts): locality failover / distribution for this proxy.
     const cla = buildLoadAssignment(d, dr, localityContextFor(d, dr, proxy));
     memo?.byKey.set(key, cla);

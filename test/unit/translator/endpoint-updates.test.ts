@@ -130,4 +130,19 @@ describe('translateEndpointsFor', () => {
     assert.equal(priorities(0), '[0,1]', 'r1 proxy: its own region first');
     assert.equal(priorities(1), '[1,0]', 'r2 proxy (same namespace, same memo): its own region first');
   });
+
+  it('uses the DestinationRule a workloadSelector gives the proxy, as a full translation does (its locality failover)', () => {
+    const r = meshRegistry();
+    const locs = ['r1.z1', 'r2.z2'];
+    const pods = locs.map((l, j) => must({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `w-${j}`, namespace: 'ns-4', labels: { 'istio-locality': l } }, status: { phase: 'Running', podIP: `10.4.0.${j + 1}` } }));
+    const slice = (n: number) => must({ ...endpointSlice(4), endpoints: locs.slice(0, n).map((_, j) => ({ addresses: [`10.4.0.${j + 1}`], conditions: { ready: true } })) } as unknown);
+    // Only workloads labelled team=blue in ns-0 get locality failover (outlier detection on) for svc-4.
+    const selected = must({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'svc-4-blue', namespace: 'ns-0' }, spec: {
+      host: 'svc-4.ns-4.svc.cluster.local', workloadSelector: { matchLabels: { team: 'blue' } }, trafficPolicy: { outlierDetection: { consecutive5xxErrors: 3 } } } });
+    r.applyAll([...pods, slice(1), selected].map((object) => ({ type: 'add' as const, object })));
+    const blue: ProxyInfo = { ...sidecarProxy(0), labels: { app: 'app', team: 'blue', 'istio-locality': 'r1.z1' } };
+    assertSameAsFull(r, blue, () => r.apply({ type: 'update', object: slice(2) }));
+    const cla = translate(r.snapshot(), blue).endpoints.find((e) => e.name.endsWith('|svc-4.ns-4.svc.cluster.local'))!;
+    assert.equal(JSON.stringify((cla.value as { endpoints: Array<{ priority?: number }> }).endpoints.map((e) => e.priority ?? 0)), '[0,1]', 'failover from the selected DestinationRule');
+  });
 });
