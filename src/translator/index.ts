@@ -2,7 +2,7 @@
  * The translator: pure (snapshot, proxy) → Envoy resources. No I/O, no clocks; output sorted by
  * name so that equal inputs give equal output.
  */
-import { kindsChangedSince, type ConfigSnapshot } from '../registry/model.js';
+import { kindsChangedSince, type ConfigSnapshot, type MeshService } from '../registry/model.js';
 import { isProxylessGrpc, type ProxyInfo } from '../proxy/node.js';
 import { isVisibleTo } from '../registry/services.js';
 import { blackHoleCluster, buildServiceClusters } from './clusters.js';
@@ -15,7 +15,8 @@ import { buildSidecarInbound, specialClusters } from './sidecar-inbound.js';
 import { buildSidecarOutbound } from './sidecar-outbound.js';
 import type { NamedResource, XdsResources } from './types.js';
 import { byName, sortedEntries } from './ordering.js';
-import { internResources } from './interning.js';
+import { internResources, sameContent } from './interning.js';
+import { translateEndpointsFor } from './endpoint-updates.js';
 
 export interface TranslationResult extends XdsResources {
   /** Things the operator should know (skipped servers, merged hosts...). Not sent to Envoy. */
@@ -109,9 +110,7 @@ export class TranslationMemo {
     const known = this.byKey.get(key);
     if (known) return known;
     const prev = this.latest.get(key);
-    const built = buildOutbound(snapshot, proxy,
-      prev && onlyChanged(snapshot, prev.version, NOT_READ_BY_CLUSTERS) ? prev.built.outbound : undefined,
-      prev && onlyChanged(snapshot, prev.version, NOT_READ_BY_VIRTUAL_HOSTS) ? prev.built.out.virtualHosts : undefined);
+    const built = buildOutbound(snapshot, proxy, prev && kindsChangedSince(snapshot, prev.version), prev?.built);
     const interned = internOutbound(built, prev?.built);
     this.byKey.set(key, interned);
     // Bounded: keys of workloads long gone are dropped all at once (interning just starts over).
@@ -181,10 +180,12 @@ export function labelKeysRead(snapshot: ConfigSnapshot): ReadonlySet<string> {
 /** Kinds a sidecar's clusters and ClusterLoadAssignments never read (its Sidecar scope's services do not depend on them either). */
 const NOT_READ_BY_CLUSTERS: ReadonlySet<string> = new Set(['VirtualService', 'Gateway']);
 /**
- * Kinds an outbound virtual host never reads but through its owning VirtualService, which
- * buildSidecarOutbound compares itself: it reads its service's name, addresses and port and, for
- * its routes' destinations, other services' hosts and ports and DestinationRules — none of which
- * an endpoint change touches (registry/derived-snapshot.ts).
+ * Kinds whose changes leave an outbound build's virtual hosts as they were but those whose owning
+ * VirtualService changed (buildSidecarOutbound compares it: a virtual host reads its service's
+ * name, addresses and port and, for its routes' destinations, other services' hosts and ports and
+ * DestinationRules — none of which an endpoint change touches, registry/derived-snapshot.ts), and
+ * its clusters as they were and its assignments but those of services whose endpoints changed
+ * (withNewAssignments).
  */
 const NOT_READ_BY_VIRTUAL_HOSTS: ReadonlySet<string> = new Set(['VirtualService', 'Gateway', 'EndpointSlice', 'Endpoints']);
 /** Kinds a sidecar's inbound side never reads (it reads services, its Sidecar, Secrets and its pod). */
@@ -203,24 +204,53 @@ function inboundStillRight(snapshot: ConfigSnapshot, version: number, proxy: Pro
     || ((k === 'EndpointSlice' || k === 'Endpoints') && endpointsChanged !== undefined && !proxy.ips.some((ip) => endpointsChanged(ip, version))));
 }
 
-/** Whether every kind that changed after `version` is among `kinds` (false when the snapshot cannot tell). */
-function onlyChanged(snapshot: ConfigSnapshot, version: number, kinds: ReadonlySet<string>): boolean {
-  return kindsChangedSince(snapshot, version)?.every((k) => kinds.has(k)) ?? false;
-}
-
 /**
- * The outbound side; with `clusters` (still right for this snapshot), only listeners and routes
- * are built; with `virtualHosts`, those whose VirtualService did not change are reused.
+ * The outbound side. With an earlier build for the same outbound key and the kinds changed since
+ * (`changed`): its clusters and assignments are kept when only kinds they never read changed, and
+ * only the assignments of services whose endpoints changed are built again when endpoints changed
+ * too; its virtual hosts whose VirtualService did not change are reused.
  */
-function buildOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, clusters?: SidecarOutbound['outbound'], virtualHosts?: SidecarOutbound['out']['virtualHosts']): SidecarOutbound {
+function buildOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo, changed?: readonly string[], earlier?: SidecarOutbound): SidecarOutbound {
   const scope = computeScope(snapshot, proxy);
-  const out = buildSidecarOutbound(snapshot, proxy, scope, virtualHosts);
+  const only = (kinds: ReadonlySet<string>) => earlier !== undefined && changed !== undefined && changed.every((k) => kinds.has(k));
+  const out = buildSidecarOutbound(snapshot, proxy, scope, only(NOT_READ_BY_VIRTUAL_HOSTS) ? earlier!.out.virtualHosts : undefined);
+  const clusters = only(NOT_READ_BY_CLUSTERS) ? earlier!.outbound
+    : only(NOT_READ_BY_VIRTUAL_HOSTS) ? withNewAssignments(snapshot, proxy, scope, earlier!) : undefined;
   const built = clusters ? undefined : buildServiceClusters(snapshot, proxy, scope.services);
   return {
     scope,
     out: { listeners: out.listeners.sort(byName), routes: out.routes.sort(byName), virtualHosts: out.virtualHosts },
     outbound: clusters ?? { ...built!, clusters: built!.clusters.sort(byName), endpoints: built!.endpoints.sort(byName) },
   };
+}
+
+/**
+ * The earlier build's clusters with the ClusterLoadAssignments of the Kubernetes services whose
+ * endpoints differ from that build's, built again (as the endpoint-only push path builds them);
+ * for when only endpoints, VirtualServices and Gateways changed since (clusters do not read
+ * endpoints). Undefined when the services in scope are not the same ones (build in full).
+ */
+function withNewAssignments(snapshot: ConfigSnapshot, proxy: ProxyInfo, scope: SidecarScope, earlier: SidecarOutbound): SidecarOutbound['outbound'] | undefined {
+  const key = (s: MeshService) => `${s.source}|${s.hostname}|${s.namespace}/${s.name}`;
+  const before = new Map(earlier.scope.services.map((s) => [key(s), s]));
+  if (before.size !== scope.services.length) return undefined;
+  const services: string[] = [];
+  for (const s of scope.services) {
+    const was = before.get(key(s));
+    if (!was) return undefined;
+    if (was !== s && !sameContent(was.endpoints, s.endpoints)) {
+      if (s.source !== 'kubernetes') return undefined;
+      services.push(`${s.namespace}/${s.name}`);
+    }
+  }
+  const prev = earlier.outbound;
+  if (services.length === 0) return prev;
+  const updated = translateEndpointsFor(snapshot, proxy, prev.clusters, { services, addresses: [] });
+  if (!updated) return undefined;
+  const byName = new Map(updated.map((r) => [r.name, r]));
+  const endpoints = prev.endpoints.map((r) => byName.get(r.name) ?? r);
+  if (endpoints.filter((r, i) => r !== prev.endpoints[i]).length !== byName.size) return undefined;
+  return { ...prev, endpoints };
 }
 
 function internOutbound(built: SidecarOutbound, prev: SidecarOutbound | undefined): SidecarOutbound {
