@@ -162,6 +162,8 @@ export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
       const lastMs: number[] = [];
       const changeCpu: number[] = [];
       const clientCpu: number[] = [];
+      // The real Envoys' CPU (applying the change, answering the polls of their config): the same cores.
+      const envoyCpu: number[] = [];
       const envoyLast: number[] = [];
       // What a change is ACKed as: new endpoints (EDS), or new route configurations (RDS).
       const acked: ResourceKind = kind === 'vs' ? 'routes' : 'endpoints';
@@ -170,6 +172,7 @@ export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
         const receivedBefore = totalReceived(proxies);
         const cpuBefore = cpuSeconds(pid);
         const clientBefore = process.cpuUsage();
+        const envoyCpuBefore = envoys.reduce((n, e) => n + cpuSeconds(e.proc.pid!), 0);
         const t0 = performance.now();
         const t0Wall = Date.now();
         let seen: Array<Promise<number>>;
@@ -185,6 +188,7 @@ export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
         const envoyLat = (await Promise.all(seen)).map((t) => t - t0);
         const cu = process.cpuUsage(clientBefore);
         clientCpu.push((cu.user + cu.system) / 1e6);
+        envoyCpu.push(envoys.reduce((n, e) => n + cpuSeconds(e.proc.pid!), 0) - envoyCpuBefore);
         const lat = [...proxies.map((p) => (p.acks.get(acked)?.version !== before.get(p) ? p.acks.get(acked)!.at - t0 : Infinity)), ...envoyLat];
         if (envoyLat.length) envoyLast.push(Math.max(...envoyLat));
         allLatencies.push(...lat);
@@ -198,7 +202,7 @@ export async function runFanoutBench(opts: FanoutOptions): Promise<void> {
         }
         const pushed = marks.find((m) => m.msg === 'push' && m.time >= t0Wall);
         info(`${label} ${c}: meshpilot applied it to the registry after ${applied ? `${applied.time - t0Wall} ms` : '?'}, its push loop over ${pushed?.affected ?? '?'} affected proxies ended after ${pushed ? `${pushed.time - t0Wall} ms` : '?'}`);
-        info(`${label} ${c}: all ACKed ${done ? `after ${ms(Math.max(...lat))}` : 'NOT within 120 s'}; p50 ${ms(percentile(lat, 50))}, p99 ${ms(percentile(lat, 99))}${envoyLat.length ? `; Envoys saw it after ${envoyLat.map((l) => ms(l)).join(', ')}` : ''}; meshpilot CPU ${(changeCpu[changeCpu.length - 1] * 1000).toFixed(0)} ms, load client CPU ${(clientCpu[clientCpu.length - 1] * 1000).toFixed(0)} ms; ${kbPerProxy(proxies, acked)} KiB of ${acked} per proxy per push; responses per proxy: ${received}`);
+        info(`${label} ${c}: all ACKed ${done ? `after ${ms(Math.max(...lat))}` : 'NOT within 120 s'}; p50 ${ms(percentile(lat, 50))}, p99 ${ms(percentile(lat, 99))}${envoyLat.length ? `; Envoys saw it after ${envoyLat.map((l) => ms(l)).join(', ')}` : ''}; meshpilot CPU ${(changeCpu[changeCpu.length - 1] * 1000).toFixed(0)} ms, load client CPU ${(clientCpu[clientCpu.length - 1] * 1000).toFixed(0)} ms${envoys.length ? `, Envoys' CPU ${(envoyCpu[envoyCpu.length - 1] * 1000).toFixed(0)} ms` : ''}; ${kbPerProxy(proxies, acked)} KiB of ${acked} per proxy per push; responses per proxy: ${received}`);
         await sleep(1500);
       }
       const p99 = percentile(allLatencies, 99);
