@@ -2,6 +2,7 @@
  * The ADS server (State of the World): owns the gRPC streams; asks `generate` for each proxy's
  * resources on connect and on (debounced, merged) pushes that affect it.
  */
+import { compareStrings } from '../translator/ordering.js';
 import * as grpc from '@grpc/grpc-js';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -223,7 +224,7 @@ export class XdsServer {
   }
 
   syncStatus(): ProxySyncStatus[] {
-    return [...this.connections.values()].filter((c) => c.proxy).map((c) => c.status()).sort((a, b) => a.id.localeCompare(b.id));
+    return [...this.connections.values()].filter((c) => c.proxy).map((c) => c.status()).sort((a, b) => compareStrings(a.id, b.id));
   }
 
   /** Sync status of the connected proxies that currently reject something (cheap: only those are looked at). */
