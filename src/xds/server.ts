@@ -2,7 +2,6 @@
  * The ADS server (State of the World): owns the gRPC streams; asks `generate` for each proxy's
  * resources on connect and on (debounced, merged) pushes that affect it.
  */
-import { compareStrings } from '../translator/ordering.js';
 import * as grpc from '@grpc/grpc-js';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -10,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics.js';
 import type { Logger } from '../log.js';
 import { parseNodeId, type ProxyInfo } from '../proxy/node.js';
+import { compareStrings } from '../translator/ordering.js';
 import { TYPE_URLS, type NamedResource, type XdsResources } from '../translator/types.js';
 import { bearerToken, identityMismatch, type ProxyIdentity, type XdsAuthenticator } from './auth.js';
 import { AdsConnection, EncodeCache, syncStateOf, type ProxySyncStatus, type XdsStream } from './connection.js';
