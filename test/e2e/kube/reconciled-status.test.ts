@@ -156,7 +156,9 @@ describe('Reconciled condition: NACKs written to the objects they came from', ()
       return ev.length > 0 && ev[ev.length - 1].msg === 'became leader';
     };
     try {
-      const replica = (id: string) => startMeshpilot({ extraArgs: ['--kubeconfig', cluster.kubeconfigPath, '--leader-election-namespace', 'default', '--identity', id, '--lease-duration', '4'], debounceMs: 50, timeoutMs: 60_000 });
+      // The default 15 s lease: nothing here needs a quick takeover, and a 4 s lease could pass to
+      // replica b when replica a is starved of CPU for a few seconds (a loaded test machine).
+      const replica = (id: string) => startMeshpilot({ extraArgs: ['--kubeconfig', cluster.kubeconfigPath, '--leader-election-namespace', 'default', '--identity', id], debounceMs: 50, timeoutMs: 60_000 });
       replicas.push(await replica('replica-a'));
       await eventually(async () => leads(replicas[0]), 'replica a leads', 30_000);
       replicas.push(await replica('replica-b'));
