@@ -7,16 +7,13 @@ import type { VirtualService } from '../api/index.js';
 import type { ConfigSnapshot } from '../registry/model.js';
 import type { ProxyInfo } from '../proxy/node.js';
 import { exposedHosts } from './host-matching.js';
-import { buildHttpRoutes, catchAllLast, isCatchAllRoute } from './http-routes.js';
+import { buildHttpRoutes, catchAllLast, isCatchAllRoute, MAX_DIRECT_RESPONSE_BODY } from './http-routes.js';
 import { plainServerHosts, type GatewayServer, type ListenerGroup } from './gateway-servers.js';
 import type { NamedResource } from './types.js';
 import { byName, compareStrings } from './ordering.js';
 import { hoistRetryPolicy } from './route-policies.js';
 
 type Obj = Record<string, unknown>;
-
-/** Istio raises Envoy's 4 KiB direct-response body limit to 1 MiB. */
-export const MAX_DIRECT_RESPONSE_BODY = 1024 * 1024;
 
 interface VHost {
   host: string;

@@ -10,6 +10,9 @@ import { buildRouteMatch, isCatchAllMatch } from './route-match.js';
 
 type Obj = Record<string, unknown>;
 
+/** Istio raises Envoy's 4 KiB direct-response body limit to 1 MiB in every route configuration with VirtualService routes. */
+export const MAX_DIRECT_RESPONSE_BODY = 1024 * 1024;
+
 export interface HttpRouteOptions extends RouteContext {
   /** Gateway refs ("namespace/name", or "mesh") the routes are built for: match.gateways filters on them. */
   gateways: ReadonlySet<string>;

@@ -12,7 +12,7 @@ import type { ProxyInfo } from '../proxy/node.js';
 import { outboundClusterName } from './destinations.js';
 import { BLACKHOLE_CLUSTER } from './clusters.js';
 import { httpConnectionManager } from './http-connection-manager.js';
-import { buildHttpRoutes } from './http-routes.js';
+import { buildHttpRoutes, MAX_DIRECT_RESPONSE_BODY } from './http-routes.js';
 import { defaultRetryPolicy, hoistRetryPolicy } from './route-policies.js';
 import type { SidecarScope } from './scope.js';
 import { tcpProxyFilter } from './tcp-proxy.js';
@@ -31,8 +31,13 @@ export function isHttpPort(p: ServicePort): boolean {
   return HTTP_PROTOCOLS.has(p.protocol);
 }
 
-/** The domains Istio gives a service's virtual host, as seen from the proxy's namespace. */
-export function serviceDomains(svc: MeshService, port: number, proxyNamespace: string, domainSuffix: string): string[] {
+/**
+ * The domains Istio gives a service's virtual host, as seen from the proxy's namespace. Sidecars
+ * match hosts ignoring the port (their route configurations set ignorePortInHostMatching, as
+ * Istio's do), so they get each name once; proxyless gRPC clients match `name:port` as well
+ * (`withPorts`).
+ */
+export function serviceDomains(svc: MeshService, port: number, proxyNamespace: string, domainSuffix: string, withPorts = true): string[] {
   const names = [svc.hostname];
   const k8sSuffix = `.svc.${domainSuffix}`;
   if (svc.source === 'kubernetes' && svc.hostname.endsWith(k8sSuffix)) {
@@ -41,7 +46,7 @@ export function serviceDomains(svc: MeshService, port: number, proxyNamespace: s
     if (svc.namespace === proxyNamespace) names.push(svc.name);
   }
   names.push(...svc.addresses.filter((a) => !a.includes('/')));
-  return names.flatMap((n) => [n, `${n}:${port}`]);
+  return withPorts ? names.flatMap((n) => [n, `${n}:${port}`]) : names;
 }
 
 /** The VirtualService (mesh) that owns a host: exact host first, then the most specific wildcard. */
@@ -107,7 +112,7 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
             match: { prefix: '/' },
             route: { cluster: outboundClusterName(port.port, '', svc.hostname), timeout: { seconds: 0, nanos: 0 }, maxGrpcTimeout: { seconds: 0, nanos: 0 }, retryPolicy: defaultRetryPolicy() },
           }];
-          vhost = { name: `${svc.hostname}:${port.port}`, domains: serviceDomains(svc, port.port, proxy.namespace, suffix), routes: routesForHost, includeRequestAttemptCount: true };
+          vhost = { name: `${svc.hostname}:${port.port}`, domains: serviceDomains(svc, port.port, proxy.namespace, suffix, false), routes: routesForHost, includeRequestAttemptCount: true };
         }
         virtualHosts.set(key, { vs, vhost });
         const vhosts = httpPorts.get(port.port) ?? [];
@@ -149,7 +154,7 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
       return final;
     });
     deduped.push(passthroughVhost(registryOnly, scope.egressProxy?.cluster));
-    routes.push({ name, value: { name, virtualHosts: deduped, validateClusters: { value: false } } });
+    routes.push({ name, value: outboundRouteConfig(name, deduped) });
     const lname = `0.0.0.0_${port}`;
     listeners.push({ name: lname, value: {
       name: lname, address: { socketAddress: { address: '0.0.0.0', portValue: port } }, bindToPort: { value: false }, trafficDirection: 'OUTBOUND',
@@ -174,7 +179,7 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     const http = HTTP_PROTOCOLS.has((l.port.protocol ?? 'TCP').toUpperCase());
     if (!http) continue;
     if (!routes.some((r) => r.name === routeName)) {
-      routes.push({ name: routeName, value: { name: routeName, virtualHosts: [passthroughVhost(registryOnly, scope.egressProxy?.cluster)], validateClusters: { value: false } } });
+      routes.push({ name: routeName, value: outboundRouteConfig(routeName, [passthroughVhost(registryOnly, scope.egressProxy?.cluster)]) });
     }
     const address = unix ? { pipe: { path: bind.slice('unix://'.length) } } : { socketAddress: { address: bind, portValue: l.port.number } };
     listeners.push({ name, value: {
@@ -189,6 +194,14 @@ export function buildSidecarOutbound(snapshot: ConfigSnapshot, proxy: ProxyInfo,
     filterChains: [{ name: 'virtualOutbound-catchall-tcp', filters: [catchAll()] }],
   } });
   return { listeners, routes, virtualHosts };
+}
+
+/**
+ * An outbound route configuration as Istio makes it: hosts matched without their port, direct
+ * responses up to 1 MiB (Envoy's default limit is 4 KiB), clusters not validated.
+ */
+function outboundRouteConfig(name: string, virtualHosts: Obj[]): Obj {
+  return { name, virtualHosts, validateClusters: { value: false }, ignorePortInHostMatching: true, maxDirectResponseBodySizeBytes: { value: MAX_DIRECT_RESPONSE_BODY } };
 }
 
 /** The TCP catch-all: BlackHoleCluster (REGISTRY_ONLY), the egress proxy's cluster when set, else PassthroughCluster. */
