@@ -3,7 +3,7 @@
  * registry update → snapshot freeze → translate and hand to the connection (`regenerate`, with
  * serve's own callbacks: only the changed ClusterLoadAssignments, replaced by name, else a full
  * translation) → SotW push (encode what changed, build the responses). CPU time per change at two
- * mesh sizes, and their ratio.
+ * mesh sizes (measured alternately), and their ratio.
  */
 import { createMetrics } from '../src/admin/metrics.js';
 import { silentLogger } from '../src/log.js';
@@ -36,7 +36,11 @@ function connect(proxy: ProxyInfo, res: XdsResources, sent: DiscoveryResponse[])
   return conn;
 }
 
-function measure(size: MeshSize, proxy: ProxyInfo, changes: number): ChangeCost[] {
+/**
+ * A mesh of `size` with `proxy` connected; the returned function makes endpoint change `i` and
+ * says what it cost.
+ */
+function setUp(size: MeshSize, proxy: ProxyInfo): (i: number) => ChangeCost {
   const registry = new Registry();
   registry.applyAll(syntheticMesh(size).map((object) => ({ type: 'add' as const, object })));
   const sent: DiscoveryResponse[] = [];
@@ -45,10 +49,9 @@ function measure(size: MeshSize, proxy: ProxyInfo, changes: number): ChangeCost[
   const conn = connect(proxy, generators.generate(proxy), sent);
   const initial = conn.currentResources()!;
   const subscriptions = new Map([[TYPE_URLS.endpoints, initial.endpoints.map((e) => e.name)], [TYPE_URLS.routes, initial.routes.map((e) => e.name)]]);
-  const costs: ChangeCost[] = [];
   let change: RegistryChange | undefined;
   registry.onChange((c) => { change = c; });
-  for (let i = 1; i <= changes; i++) {
+  return (i) => {
     sent.length = 0;
     const service = (i * 7919) % size.services;
     const c0 = process.cpuUsage();
@@ -59,16 +62,15 @@ function measure(size: MeshSize, proxy: ProxyInfo, changes: number): ChangeCost[
     const c = process.cpuUsage(c0);
     // Envoy's ACK names every resource it subscribes to (an endpoint change changes no name).
     for (const r of sent) conn.onRequest({ typeUrl: r.typeUrl, versionInfo: r.versionInfo, responseNonce: r.nonce, resourceNames: subscriptions.get(r.typeUrl) ?? [] });
-    costs.push({
+    return {
       cpuMs: (c.user + c.system) / 1000,
       wallMs: apply.wallMs + freeze.wallMs + tr.wallMs + push.wallMs,
       endpointOnly: tr.value === 'endpoints',
       parts: { 'registry update': apply.wallMs, 'snapshot freeze': freeze.wallMs, 'translate + update': tr.wallMs, 'encode + respond': push.wallMs },
       bytesSent: sent.reduce((n, r) => n + r.resources.reduce((m, a) => m + a.value.length, 0), 0),
       responses: sent.length,
-    });
-  }
-  return costs;
+    };
+  };
 }
 
 export function runIncrementalBench(small: MeshSize, large: MeshSize, changes: number): void {
@@ -76,8 +78,14 @@ export function runIncrementalBench(small: MeshSize, large: MeshSize, changes: n
     section(`incremental: one endpoint change, one ${label} (${changes} changes per mesh size)`);
     const p99s: number[] = [];
     const medians: number[] = [];
-    for (const size of [small, large]) {
-      const costs = measure(size, proxy, changes);
+    // Both meshes side by side, their changes interleaved: a slow spell of the shared machine
+    // (CPU steal, another process) then costs both sizes alike instead of skewing the ratio.
+    const sizes = [small, large];
+    const steps = sizes.map((size) => setUp(size, proxy));
+    const measured: ChangeCost[][] = sizes.map(() => []);
+    for (let i = 1; i <= changes; i++) steps.forEach((step, s) => measured[s].push(step(i)));
+    for (const [s, size] of sizes.entries()) {
+      const costs = measured[s];
       const cpu = costs.map((c) => c.cpuMs);
       p99s.push(percentile(cpu, 99));
       medians.push(median(cpu));
