@@ -95,18 +95,27 @@ const versions = new WeakMap<object, string>();
  * of its protobuf encoding (so the encoding, which sending needs anyway, is made when the version
  * is first asked for, and equal content gives an equal version in every process); the same
  * content is serialised once.
+ *
+ * The encoding of a resource value object lives as long as that object (translator output in use
+ * by the memo or a connection); beside that, encodings by content are kept in a bounded LRU, so
+ * that equal content made as another object (another sidecar group, a change undone) is not
+ * encoded again. Old versions then cost at most that bound: a long-running meshpilot whose
+ * configuration changes all the time does not keep every route configuration it ever sent.
  */
 export class EncodeCache {
   /** `kind/name/hash` → encoded, least recently used first. */
   private readonly entries = new Map<string, EncodedAny>();
   private bytes = 0;
+  /** Per resource value object, its encoding (dropped with the object). */
+  private readonly byValue = new WeakMap<object, EncodedAny>();
 
   /**
-   * @param maxBytes bound on the encoded bytes held; the least recently used go first. One name can
-   *   have many contents at once (a route configuration `8080` differs per namespace), so the bound
-   *   is on bytes, not on versions per name.
+   * @param maxBytes bound on the encoded bytes the LRU holds; the least recently used go first. One
+   *   name can have many contents at once (a route configuration `8080` differs per namespace), so
+   *   the bound is on bytes, not on versions per name. Encodings of objects in use are kept apart
+   *   from it.
    */
-  constructor(private readonly maxBytes = 256 * 1024 * 1024) {}
+  constructor(private readonly maxBytes = 64 * 1024 * 1024) {}
 
   /**
    * The version of a resource: 16 hex digits of SHA-256 over its encoding. Content that cannot be
@@ -124,21 +133,25 @@ export class EncodeCache {
     }
     v = createHash('sha256').update(e.value).digest('hex').slice(0, 16);
     versions.set(r.value, v);
-    this.put(`${kind}/${r.name}/${v}`, e);
+    this.byValue.set(r.value, this.put(`${kind}/${r.name}/${v}`, e));
     return v;
   }
 
   /** The encoding of a resource whose version is `hash` (see {@link version}). */
   get(kind: ResourceKind, r: NamedResource, hash: string): EncodedAny {
+    const mine = this.byValue.get(r.value);
+    if (mine) return mine;
     const key = `${kind}/${r.name}/${hash}`;
-    const e = this.entries.get(key);
+    let e = this.entries.get(key);
     if (e) {
       // Most recently used last.
       this.entries.delete(key);
       this.entries.set(key, e);
-      return e;
+    } else {
+      e = this.put(key, encodeResource(kind, r.value, r.name));
     }
-    return this.put(key, encodeResource(kind, r.value, r.name));
+    this.byValue.set(r.value, e);
+    return e;
   }
 
   private put(key: string, e: EncodedAny): EncodedAny {

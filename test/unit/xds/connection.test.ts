@@ -145,6 +145,17 @@ describe('AdsConnection', () => {
     assert.notEqual(cache.get('endpoints', cla('c1', 1), 'v1'), first, 'the least recently used went');
   });
 
+  it('keeps the encoding of a resource object in use whatever the bound (the bound is for content made as other objects)', () => {
+    const cla = (name: string, port: number) => ({ name, value: { clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '10.0.0.1', portValue: port } } } }] }] } });
+    const cache = new EncodeCache(1_000);
+    const live = cla('live', 1);
+    const first = cache.get('endpoints', live, cache.version('endpoints', live));
+    for (let i = 0; i < 500; i++) cache.get('endpoints', cla(`n${i}`, 80), 'v1');
+    assert.ok(cache.size <= 1_000, `the LRU stays within its bound (${cache.size})`);
+    assert.equal(cache.get('endpoints', live, cache.version('endpoints', live)), first, 'the object in use keeps its encoding');
+    assert.notEqual(cache.get('endpoints', cla('live', 1), cache.version('endpoints', live)), first, 'equal content as another object, evicted meanwhile, is encoded again');
+  });
+
   it('ignores requests with a stale nonce', () => {
     const { sent, conn } = setup();
     conn.setResources(resources(1));
