@@ -266,12 +266,6 @@ function internOutbound(built: SidecarOutbound, prev: SidecarOutbound | undefine
   };
 }
 
-function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
-  if (a === b) return true;
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
-}
-
 /** The sorted union of two lists (the first one when the second is empty). */
 function union(a: NamedResource[], b: NamedResource[]): NamedResource[] {
   return b.length === 0 ? [...a] : [...a, ...b].sort(byName);
@@ -282,7 +276,7 @@ export function translateSidecar(snapshot: ConfigSnapshot, proxy: ProxyInfo, mem
   const { scope, out, outbound } = shared;
   const last = memo?.lastOf(memoKey);
   // The inbound side of the last translation is still right when nothing it reads changed.
-  const keep = last && sameLabels(last.proxy.labels, proxy.labels) && inboundStillRight(snapshot, last.version, proxy) ? last : undefined;
+  const keep = last && sameContent(last.proxy.labels, proxy.labels) && inboundStillRight(snapshot, last.version, proxy) ? last : undefined;
   const built = keep ? undefined : buildSidecarInbound(snapshot, proxy, scope);
   const inbound: SidecarInbound = keep ? keep.inbound : {
     listeners: internResources(built!.listeners, last?.inbound.listeners),
