@@ -85,10 +85,11 @@ export function syncStateOf(t: TypeSyncStatus | undefined): SyncState {
 }
 
 /**
- * Per resource value object, its version: translator output is never mutated after it is made, so
- * a value that is reused (shared between proxies, kept across generations) is versioned once.
+ * Per resource value object, its version and (once made) its encoding: translator output is never
+ * mutated after it is made, so a value that is reused (shared between proxies, kept across
+ * generations) is versioned and encoded once, and both go with the object.
  */
-const versions = new WeakMap<object, string>();
+const perValue = new WeakMap<object, { version: string; encoded?: EncodedAny }>();
 
 /**
  * Encoded resources shared across proxies, and resource versions. A resource's version is a hash
@@ -106,8 +107,6 @@ export class EncodeCache {
   /** `kind/name/hash` → encoded, least recently used first. */
   private readonly entries = new Map<string, EncodedAny>();
   private bytes = 0;
-  /** Per resource value object, its encoding (dropped with the object). */
-  private readonly byValue = new WeakMap<object, EncodedAny>();
 
   /**
    * @param maxBytes bound on the encoded bytes the LRU holds; the least recently used go first. One
@@ -122,25 +121,25 @@ export class EncodeCache {
    * encoded gets a hash of its JSON text instead (sending it then fails with the encoding error).
    */
   version(kind: ResourceKind, r: NamedResource): string {
-    let v = versions.get(r.value);
-    if (v !== undefined) return v;
+    const known = perValue.get(r.value);
+    if (known) return known.version;
     let e: EncodedAny;
     try {
       e = encodeResource(kind, r.value, r.name);
     } catch {
-      versions.set(r.value, (v = `json-${hashOf(r.value)}`));
-      return v;
+      const version = `json-${hashOf(r.value)}`;
+      perValue.set(r.value, { version });
+      return version;
     }
-    v = createHash('sha256').update(e.value).digest('hex').slice(0, 16);
-    versions.set(r.value, v);
-    this.byValue.set(r.value, this.put(`${kind}/${r.name}/${v}`, e));
-    return v;
+    const version = createHash('sha256').update(e.value).digest('hex').slice(0, 16);
+    perValue.set(r.value, { version, encoded: this.put(`${kind}/${r.name}/${version}`, e) });
+    return version;
   }
 
   /** The encoding of a resource whose version is `hash` (see {@link version}). */
   get(kind: ResourceKind, r: NamedResource, hash: string): EncodedAny {
-    const mine = this.byValue.get(r.value);
-    if (mine) return mine;
+    const known = perValue.get(r.value);
+    if (known?.encoded) return known.encoded;
     const key = `${kind}/${r.name}/${hash}`;
     let e = this.entries.get(key);
     if (e) {
@@ -150,7 +149,8 @@ export class EncodeCache {
     } else {
       e = this.put(key, encodeResource(kind, r.value, r.name));
     }
-    this.byValue.set(r.value, e);
+    // Kept with the object once its version is known (`hash` is then that version).
+    if (known) known.encoded = e;
     return e;
   }
 
